@@ -1,0 +1,4 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Detectors of mmdet_dynamic, registered in mmdet.registry.MODELS."""
+
+__all__: list = []

@@ -1,0 +1,50 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Shared fixtures: project paths and the real bundled / shared datasets."""
+import os
+import os.path as osp
+
+import pytest
+
+PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RACCOON_ROOT = osp.join(PROJECT_ROOT, 'data', 'raccoon')
+BALLOON_ROOT = os.environ.get(
+    'BALLOON_SRC', osp.join(PROJECT_ROOT, '..', 'shared', 'datasets',
+                            'balloon'))
+
+
+@pytest.fixture(scope='session')
+def raccoon_coco(tmp_path_factory):
+    """The bundled raccoon data converted to COCO json in a temp folder.
+
+    Returns:
+        dict: ``root`` (dataset root), ``images`` (image folder),
+        ``train``/``test`` (json paths).
+    """
+    from mmdet_dynamic.datasets import voc_to_coco
+    out = tmp_path_factory.mktemp('raccoon_coco')
+    written = voc_to_coco(
+        RACCOON_ROOT, {
+            'train': 'data/train_labels.csv',
+            'test': 'data/test_labels.csv'
+        }, str(out))
+    return dict(
+        root=RACCOON_ROOT, images=osp.join(RACCOON_ROOT, 'images'), **written)
+
+
+@pytest.fixture(scope='session')
+def balloon_root():
+    """The shared balloon dataset (images never copied into the project)."""
+    if not osp.isfile(osp.join(BALLOON_ROOT, 'train', 'via_region_data.json')):
+        pytest.skip(f'balloon dataset not found at {BALLOON_ROOT} (it lives '
+                    'in ../shared/datasets/balloon and is not bundled because '
+                    'its images\' licence is unstated; set BALLOON_SRC)')
+    return BALLOON_ROOT
+
+
+@pytest.fixture(scope='session', autouse=True)
+def mmdet_scope():
+    """Register mmdet's modules and make 'mmdet' the default scope, as a
+    config with ``default_scope='mmdet'`` does for the runner."""
+    import mmdet_dynamic  # noqa: F401
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
