@@ -1,0 +1,57 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Shared pieces of the COCO json converters: errors and safe writing."""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List
+
+
+class AnnotationError(ValueError):
+    """A source annotation is missing or malformed.
+
+    The message names the file and the field at fault.
+    """
+
+
+def require_file(path: str, what: str) -> str:
+    """Return ``path`` if it is a file, else raise a clear error.
+
+    Args:
+        path (str): Path to check.
+        what (str): What the file is, for the message (e.g. ``'image'``).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist or is not a file.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    return path
+
+
+def coco_categories(class_names: List[str]) -> List[Dict]:
+    """COCO ``categories`` entries, ids starting at 1 in the given order."""
+    return [
+        dict(id=i, name=name, supercategory='none')
+        for i, name in enumerate(class_names, start=1)
+    ]
+
+
+def write_coco_json(coco: Dict, out_file: str) -> None:
+    """Write a COCO dict atomically: the file appears complete or not at all.
+
+    Args:
+        coco (dict): Dict with ``images``, ``annotations``, ``categories``.
+        out_file (str): Destination path; parent folders are created.
+    """
+    out_dir = osp.dirname(osp.abspath(out_file))
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix='.json.tmp', dir=out_dir)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(coco, f)
+        os.replace(tmp, out_file)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
