@@ -1,0 +1,17 @@
+# Faster R-CNN R-18 FPN baseline on the bundled raccoon data, trained from
+# scratch for 40 iterations on CPU (the README's first job). It only shows the
+# pipeline end to end: expect a low mAP after so few iterations.
+# To start from your own weights: --cfg-options load_from=/path/to/ckpt.pth
+# (nothing is ever downloaded).
+_base_ = [
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
+    '../_base_/datasets/raccoon_detection.py',
+    '../_base_/schedules/schedule_iter_cpu.py',
+    '../_base_/default_runtime_iter.py',
+]
+custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    roi_head=dict(bbox_head=dict(num_classes=1)))

@@ -1,0 +1,127 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""The package installs the way OpenMMLab packages do and plugs into mmdet."""
+import glob
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import yaml
+from mmengine.config import Config
+
+from .conftest import PROJECT_ROOT
+
+SOURCES = ('setup.py', 'MANIFEST.in', 'README.md', 'model-index.yml',
+           'requirements', 'mmdet_dynamic', 'configs', 'tools')
+
+
+def test_custom_imports_registers_into_mmdet(tmp_path):
+    cfg_file = tmp_path / 'user_cfg.py'
+    cfg_file.write_text(
+        "custom_imports = dict(imports=['mmdet_dynamic'], "
+        'allow_failed_imports=False)\n'
+        "default_scope = 'mmdet'\n")
+    cfg = Config.fromfile(str(cfg_file))  # imports custom_imports
+    assert 'mmdet_dynamic' in sys.modules
+    import mmdet_dynamic
+    assert cfg.default_scope == 'mmdet'
+    assert isinstance(mmdet_dynamic.__version__, str)
+
+
+def test_every_module_class_is_registered():
+    """Each nn.Module / Hook class the package defines is in mmdet's
+    registries under its class name."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import torch.nn as nn
+    from mmengine.hooks import Hook
+    from mmdet.registry import HOOKS, MODELS
+
+    import mmdet_dynamic
+    missing = []
+    for info in pkgutil.walk_packages(mmdet_dynamic.__path__,
+                                      'mmdet_dynamic.'):
+        module = importlib.import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != info.name or name.startswith('_'):
+                continue
+            if issubclass(cls, nn.Module) and MODELS.get(name) is not cls:
+                missing.append(f'{info.name}.{name} (MODELS)')
+            if issubclass(cls, Hook) and HOOKS.get(name) is not cls:
+                missing.append(f'{info.name}.{name} (HOOKS)')
+    assert not missing, f'not registered: {missing}'
+
+
+def test_model_index_imports_existing_metafiles():
+    index = yaml.safe_load(open(osp.join(PROJECT_ROOT, 'model-index.yml')))
+    metafiles = index['Import']
+    folders = {
+        osp.dirname(p)
+        for p in glob.glob(osp.join(PROJECT_ROOT, 'configs', '*', '*.py'))
+        if '_base_' not in p
+    }
+    assert {osp.join(PROJECT_ROOT, osp.dirname(m))
+            for m in metafiles} == folders
+    for metafile in metafiles:
+        meta = yaml.safe_load(open(osp.join(PROJECT_ROOT, metafile)))
+        for model in meta['Models']:
+            assert osp.isfile(osp.join(PROJECT_ROOT, model['Config']))
+
+
+def test_editable_install_exposes_mim_folders(tmp_path):
+    import mmdet_dynamic
+    mim = osp.join(osp.dirname(mmdet_dynamic.__file__), '.mim')
+    assert osp.isfile(osp.join(mim, 'model-index.yml'))
+    assert osp.isfile(osp.join(mim, 'tools', 'train.py'))
+    # a user's config inherits ours through the package scope, which
+    # mmengine resolves in .mim/configs
+    user_cfg = tmp_path / 'my_faster_rcnn.py'
+    user_cfg.write_text(
+        "_base_ = 'mmdet_dynamic::faster_rcnn/"
+        "faster-rcnn_r18_fpn_40i_raccoon.py'\n"
+        'model = dict(roi_head=dict(bbox_head=dict(num_classes=3)))\n')
+    cfg = Config.fromfile(str(user_cfg))
+    assert cfg.model.backbone.depth == 18
+    assert cfg.model.backbone.init_cfg is None  # nothing is downloaded
+    assert cfg.model.roi_head.bbox_head.num_classes == 3
+    assert cfg.train_dataloader.dataset.type == 'CocoDataset'
+
+
+def test_wheel_contains_configs_tools_and_model_index(tmp_path):
+    src = tmp_path / 'src'
+    src.mkdir()
+    for name in SOURCES:
+        path = osp.join(PROJECT_ROOT, name)
+        if osp.isdir(path):
+            shutil.copytree(
+                path,
+                src / name,
+                ignore=shutil.ignore_patterns('__pycache__', '.mim',
+                                              '*.egg-info'))
+        else:
+            shutil.copy(path, src / name)
+    proc = subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '-q', '-w',
+        str(tmp_path / 'dist'),
+        str(src)
+    ],
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    wheel, = glob.glob(str(tmp_path / 'dist' / 'mmdet_dynamic-*.whl'))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in (
+            'mmdet_dynamic/.mim/model-index.yml',
+            'mmdet_dynamic/.mim/tools/train.py',
+            'mmdet_dynamic/.mim/tools/dataset_converters/voc_to_coco.py',
+            'mmdet_dynamic/.mim/configs/faster_rcnn/metafile.yml',
+            'mmdet_dynamic/.mim/configs/faster_rcnn/'
+            'faster-rcnn_r18_fpn_40i_raccoon.py',
+            'mmdet_dynamic/.mim/configs/_base_/datasets/'
+            'raccoon_detection.py'):
+        assert expected in names, expected
+    assert not any(n.startswith('data/') for n in names)
