@@ -1,0 +1,6 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Necks of mmdet_dynamic, registered in ``mmdet.registry.MODELS``."""
+from .bifpn import BiFPN
+from .rsafpn import RSAFPN
+
+__all__ = ['BiFPN', 'RSAFPN']
