@@ -21,6 +21,6 @@ from .version import __version__, version_info
 register_mmengine_safe_globals()
 register_config_scope()
 
-from . import datasets, engine, models  # noqa: E402,F401  (registers modules)
+from . import apis, datasets, engine, models  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info', 'register_mmengine_safe_globals']

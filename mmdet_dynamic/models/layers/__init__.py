@@ -1,8 +1,15 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Shared building blocks of mmdet_dynamic's models."""
 from .bifpn_layer import BiFPNLayer
+from .elan_block import ELANBlock
 from .neck_inputs import check_neck_inputs
+from .rep_conv import RepConv, RepConvN, fuse_conv_bn, switch_to_deploy
 from .rsam import RSAM
 from .weighted_fusion import WeightedFusion
+from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
-__all__ = ['BiFPNLayer', 'RSAM', 'WeightedFusion', 'check_neck_inputs']
+__all__ = [
+    'BiFPNLayer', 'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv',
+    'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'check_neck_inputs',
+    'fuse_conv_bn', 'switch_to_deploy'
+]

@@ -1,0 +1,67 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Convert a trained checkpoint with RepConv layers to its deploy form."""
+import copy
+import inspect
+from typing import Any, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint, save_checkpoint
+
+from mmdet.registry import MODELS
+from ..models.layers.rep_conv import switch_to_deploy
+
+
+def _set_deploy(cfg: Any) -> int:
+    """Set ``deploy=True`` on every sub-config whose type accepts it."""
+    count = 0
+    if isinstance(cfg, dict):
+        cls = MODELS.get(cfg['type']) if isinstance(cfg.get('type'),
+                                                    str) else None
+        if cls is not None and 'deploy' in inspect.signature(
+                cls.__init__).parameters:
+            cfg['deploy'] = True
+            count += 1
+        for value in cfg.values():
+            count += _set_deploy(value)
+    elif isinstance(cfg, (list, tuple)):
+        count += sum(_set_deploy(v) for v in cfg)
+    return count
+
+
+def reparameterize_checkpoint(config: str, checkpoint: str, out_file: str,
+                              out_config: str) -> Tuple[int, Config]:
+    """Fuse every RepConv of a trained model and save the deploy form.
+
+    Args:
+        config (str): Training config of the checkpoint.
+        checkpoint (str): Trained checkpoint (local path).
+        out_file (str): Where the fused weights are written.
+        out_config (str): Where the deploy config (the training config with
+            ``deploy=True`` on every module that takes it) is written.
+
+    Returns:
+        tuple[int, Config]: Number of fused layers and the deploy config.
+    """
+    import mmdet_dynamic  # noqa: F401
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.eval()
+    fused = switch_to_deploy(model)
+    if fused == 0:
+        raise ValueError(f'{config}: the model has no RepConv/RepConvN layer '
+                         'to re-parameterise')
+    deploy_cfg = copy.deepcopy(cfg)
+    _set_deploy(deploy_cfg.model)
+    deploy_cfg.load_from = out_file
+    save_checkpoint(
+        dict(state_dict=model.state_dict(), meta=dict(deploy=True)),
+        out_file)
+    deploy_cfg.dump(out_config)
+    with torch.no_grad():
+        deployed = MODELS.build(copy.deepcopy(deploy_cfg.model))
+        deployed.load_state_dict(model.state_dict())  # strict check
+    return fused, deploy_cfg
