@@ -2,5 +2,11 @@
 """Backbones of mmdet_dynamic, registered in ``mmdet.registry.MODELS``."""
 from .base_staged_backbone import BaseStagedBackbone
 from .eelan import EELAN
+from .lcnet import LCNet
+from .shufflenetv2_supernet import (ShuffleNetV2Supernet,
+                                    extract_subnet_state_dict, parse_arch)
 
-__all__ = ['BaseStagedBackbone', 'EELAN']
+__all__ = [
+    'BaseStagedBackbone', 'EELAN', 'LCNet', 'ShuffleNetV2Supernet',
+    'extract_subnet_state_dict', 'parse_arch'
+]

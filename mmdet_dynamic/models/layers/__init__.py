@@ -2,14 +2,17 @@
 """Shared building blocks of mmdet_dynamic's models."""
 from .bifpn_layer import BiFPNLayer
 from .elan_block import ELANBlock
+from .lcnet_blocks import CCM, DSM
 from .neck_inputs import check_neck_inputs
 from .rep_conv import RepConv, RepConvN, fuse_conv_bn, switch_to_deploy
 from .rsam import RSAM
+from .shufflenet_units import ShuffleUnit, XceptionUnit, channel_split
 from .weighted_fusion import WeightedFusion
 from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
-    'BiFPNLayer', 'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv',
-    'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'check_neck_inputs',
+    'BiFPNLayer', 'CCM', 'DSM', 'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv',
+    'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'ShuffleUnit',
+    'XceptionUnit', 'channel_split', 'check_neck_inputs',
     'fuse_conv_bn', 'switch_to_deploy'
 ]

@@ -1,0 +1,155 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Params and FLOPs of this package's backbones and necks, as README tables.
+
+    python tools/analysis_tools/complexity_tables.py [--tables backbones rsanet necks]
+
+Counted with mmengine's ``get_model_complexity_info`` (one multiply-add = one
+FLOP, the convention of the papers' "FLOPs"), batch 1, at each paper's input
+size:
+
+* E-ELAN: backbone alone at 640 px (P5 archs) or 1280 px (P6 archs); the
+  paper's numbers are for the whole YOLOv7 detector (backbone + head).
+* RSANet: LCNet + RSAFPN + YOLOV3Head from ``configs/rsanet`` with 20 classes
+  at 416 px (the paper's VOC setting).
+* BiFPN D0-D7: the neck alone at EfficientDet's input size for each preset
+  (512 + 128 * phi, D7 at 1536) on the P3-P5 widths of the EfficientNet
+  backbone that preset uses, with P6/P7 made by the neck (num_outs=5).
+* RSAFPN: the neck alone on LCNet's outputs at 416 px.
+* DetNAS: the ShuffleNetV2 backbones at 224 px (the paper's FLOPs budget is
+  for the ImageNet classifier, which adds a 1x1 conv to 1024 channels and an
+  FC layer; that conv is counted in the last column).
+"""
+import argparse
+import logging
+import os.path as osp
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+
+import mmdet_dynamic  # noqa: F401
+from mmdet.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# arch -> (input size, paper params M, paper GFLOPs) of the whole detector
+YOLOV7_PAPER = {
+    'tiny': (640, 6.2, 13.8),
+    'L': (640, 36.9, 104.7),
+    'X': (640, 71.3, 189.9),
+    'W6': (1280, 70.4, 360.0),
+    'E6': (1280, 97.2, 515.2),
+    'D6': (1280, 154.7, 806.8),
+    'E6E': (1280, 151.7, 843.2),
+}
+# BiFPN preset -> (input size, EfficientNet-B* P3, P4, P5 channels)
+BIFPN_SETTINGS = {
+    'D0': (512, (40, 112, 320)),
+    'D1': (640, (40, 112, 320)),
+    'D2': (768, (48, 120, 352)),
+    'D3': (896, (48, 136, 384)),
+    'D4': (1024, (56, 160, 448)),
+    'D5': (1280, (64, 176, 512)),
+    'D6': (1280, (72, 200, 576)),
+    'D7': (1536, (72, 200, 576)),
+}
+RSANET_CONFIG = osp.join(ROOT, 'configs', 'rsanet',
+                         'rsanet_lcnet_rsafpn_40i_raccoon.py')
+
+
+def count(model, inputs):
+    """(params, FLOPs) of ``model(*inputs)`` in eval mode."""
+    model.eval()
+    info = get_model_complexity_info(
+        model, inputs=inputs, show_table=False, show_arch=False)
+    return info['params'], info['flops']
+
+
+def backbones_table():
+    print('| backbone | input | params (M) | GFLOPs | paper, whole '
+          'detector: params (M) / GFLOPs |')
+    print('|---|---|---|---|---|')
+    for arch, (size, p_params, p_flops) in YOLOV7_PAPER.items():
+        model = MODELS.build(dict(type='EELAN', arch=arch))
+        params, flops = count(model, (torch.zeros(1, 3, size, size), ))
+        print(f'| EELAN-{arch} | {size} | {params / 1e6:.2f} | '
+              f'{flops / 1e9:.2f} | {p_params} / {p_flops} |')
+
+
+def rsanet_table():
+    cfg = Config.fromfile(RSANET_CONFIG)
+    cfg.model.bbox_head.num_classes = 20
+    model = MODELS.build(cfg.model)
+    parts = [('LCNet', model.backbone, (torch.zeros(1, 3, 416, 416), ))]
+    with torch.no_grad():
+        feats = model.backbone(torch.zeros(1, 3, 416, 416))
+    parts.append(('RSAFPN', model.neck, (feats, )))
+    parts.append(('RSANet (LCNet + RSAFPN + YOLOV3Head, 20 classes)', model,
+                  (torch.zeros(1, 3, 416, 416), )))
+    print('| model | input | params (M) | GFLOPs | paper: params (M) / '
+          'GFLOPs |')
+    print('|---|---|---|---|---|')
+    for name, module, inputs in parts:
+        params, flops = count(module, inputs)
+        paper = '3.24 / 3.54' if name.startswith('RSANet') else '-'
+        print(f'| {name} | 416 | {params / 1e6:.3f} | {flops / 1e9:.3f} | '
+              f'{paper} |')
+
+
+def necks_table():
+    print('| neck | width / repeats | input | backbone P3-P5 channels | '
+          'params (M) | GFLOPs |')
+    print('|---|---|---|---|---|---|')
+    for arch, (size, chans) in BIFPN_SETTINGS.items():
+        neck = MODELS.build(
+            dict(type='BiFPN', in_channels=list(chans), num_outs=5,
+                 arch=arch))
+        feats = tuple(
+            torch.zeros(1, c, size // s, size // s)
+            for c, s in zip(chans, (8, 16, 32)))
+        params, flops = count(neck, (feats, ))
+        print(f'| BiFPN-{arch} | {neck.out_channels} / {neck.num_repeats} | '
+              f'{size} | {list(chans)} | {params / 1e6:.3f} | '
+              f'{flops / 1e9:.3f} |')
+
+
+def detnas_table():
+    from mmdet_dynamic.models.backbones import ShuffleNetV2Supernet
+    print('| backbone | input | params (M) | MFLOPs | MFLOPs + 1x1 conv to '
+          '1024 | paper |')
+    print('|---|---|---|---|---|---|')
+    rows = [('supernet, small space (all choices)', dict(search_space='small'),
+             '-'),
+            ('DetNAS-300M subnet', dict(
+                search_space='small',
+                arch=ShuffleNetV2Supernet.DETNAS_300M), '300M FLOPs'),
+            ('supernet, large space', dict(search_space='large'), '-')]
+    for name, kwargs, paper in rows:
+        model = MODELS.build(dict(type='ShuffleNetV2Supernet', **kwargs))
+        params, flops = count(model, (torch.zeros(1, 3, 224, 224), ))
+        last = model.out_channels[-1]
+        head = last * 1024 * 7 * 7
+        print(f'| {name} | 224 | {params / 1e6:.2f} | {flops / 1e6:.0f} | '
+              f'{(flops + head) / 1e6:.0f} | {paper} |')
+
+
+TABLES = dict(backbones=backbones_table, rsanet=rsanet_table,
+              necks=necks_table, detnas=detnas_table)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--tables', nargs='+', choices=list(TABLES), default=list(TABLES))
+    args = parser.parse_args()
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
+    init_default_scope('mmdet')
+    for name in args.tables:
+        print(f'\n### {name}\n')
+        TABLES[name]()
+
+
+if __name__ == '__main__':
+    main()
