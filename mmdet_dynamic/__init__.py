@@ -5,7 +5,8 @@ Importing the package registers every module it provides into mmdet's
 registries (``mmdet.registry.MODELS``, ``HOOKS``, ...), so any mmdet config can
 use them with::
 
-    custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+    custom_imports = dict(
+        imports=['mmdet_dynamic'], allow_failed_imports=False)
     default_scope = 'mmdet'
 
 It also allow-lists, for ``torch.load(weights_only=True)``, exactly the

@@ -53,8 +53,8 @@ def _regions(entry: Dict[str, Any], where: str) -> List[Dict[str, Any]]:
 
 
 def _polygon(region: Any, where: str) -> Tuple[List[float], List[float]]:
-    shape = region.get('shape_attributes') if isinstance(region,
-                                                        dict) else None
+    shape = region.get('shape_attributes') \
+        if isinstance(region, dict) else None
     if not isinstance(shape, dict):
         raise AnnotationError(f'{where}: field "shape_attributes" missing')
     if shape.get('name') != 'polygon':

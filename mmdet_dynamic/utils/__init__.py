@@ -4,7 +4,8 @@ from .checkpoint_safety import (history_buffer_getattr, mmengine_safe_globals,
                                 register_mmengine_safe_globals)
 from .config_check import check_data_paths
 from .config_scope import register_config_scope
-from .mmdet_tools import checked_runner_configs, mmdet_tool_path, run_mmdet_tool
+from .mmdet_tools import (checked_runner_configs, mmdet_tool_path,
+                          run_mmdet_tool)
 
 __all__ = [
     'history_buffer_getattr', 'mmengine_safe_globals',

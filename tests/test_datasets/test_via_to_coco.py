@@ -65,7 +65,8 @@ def test_polygon_area():
 
 
 def _small_copy(balloon_root, tmp_path):
-    via = json.load(open(osp.join(balloon_root, 'val', 'via_region_data.json')))
+    via = json.load(
+        open(osp.join(balloon_root, 'val', 'via_region_data.json')))
     key = next(iter(via))
     shutil.copy(
         osp.join(balloon_root, 'val', via[key]['filename']), tmp_path)

@@ -1,14 +1,15 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Params and FLOPs of this package's backbones and necks, as README tables.
 
-    python tools/analysis_tools/complexity_tables.py [--tables backbones rsanet necks]
+    python tools/analysis_tools/complexity_tables.py [--tables NAME ...]
 
 Counted with mmengine's ``get_model_complexity_info`` (one multiply-add = one
 FLOP, the convention of the papers' "FLOPs"), batch 1, at each paper's input
 size:
 
 * E-ELAN: backbone alone at 640 px (P5 archs) or 1280 px (P6 archs); the
-  paper's numbers are for the whole YOLOv7 detector (backbone + head).
+  paper's numbers are for the whole YOLOv7 detector (backbone + head) and
+  count two FLOPs per multiply-add (thop's count x 2), hence the x2 column.
 * RSANet: LCNet + RSAFPN + YOLOV3Head from ``configs/rsanet`` with 20 classes
   at 416 px (the paper's VOC setting).
 * BiFPN D0-D7: the neck alone at EfficientDet's input size for each preset
@@ -68,14 +69,15 @@ def count(model, inputs):
 
 
 def backbones_table():
-    print('| backbone | input | params (M) | GFLOPs | paper, whole '
-          'detector: params (M) / GFLOPs |')
-    print('|---|---|---|---|---|')
+    print('| backbone | input | params (M) | GFLOPs | GFLOPs x2 (YOLOv7 '
+          'convention) | paper, whole detector: params (M) / GFLOPs |')
+    print('|---|---|---|---|---|---|')
     for arch, (size, p_params, p_flops) in YOLOV7_PAPER.items():
         model = MODELS.build(dict(type='EELAN', arch=arch))
         params, flops = count(model, (torch.zeros(1, 3, size, size), ))
         print(f'| EELAN-{arch} | {size} | {params / 1e6:.2f} | '
-              f'{flops / 1e9:.2f} | {p_params} / {p_flops} |')
+              f'{flops / 1e9:.2f} | {2 * flops / 1e9:.2f} | '
+              f'{p_params} / {p_flops} |')
 
 
 def rsanet_table():
@@ -120,12 +122,13 @@ def detnas_table():
     print('| backbone | input | params (M) | MFLOPs | MFLOPs + 1x1 conv to '
           '1024 | paper |')
     print('|---|---|---|---|---|---|')
-    rows = [('supernet, small space (all choices)', dict(search_space='small'),
-             '-'),
+    rows = [('supernet, small space (path of 3x3 units)',
+             dict(search_space='small'), '-'),
             ('DetNAS-300M subnet', dict(
                 search_space='small',
                 arch=ShuffleNetV2Supernet.DETNAS_300M), '300M FLOPs'),
-            ('supernet, large space', dict(search_space='large'), '-')]
+            ('supernet, large space (path of 3x3 units)',
+             dict(search_space='large'), '-')]
     for name, kwargs, paper in rows:
         model = MODELS.build(dict(type='ShuffleNetV2Supernet', **kwargs))
         params, flops = count(model, (torch.zeros(1, 3, 224, 224), ))

@@ -217,4 +217,3 @@ class EELAN(BaseStagedBackbone):
                 f'must be a positive multiple of {step}; valid values '
                 f'include {valid}')
         return (2 + round(scaled) // step) / (2 + num_convs // step)
-

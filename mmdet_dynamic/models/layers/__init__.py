@@ -6,13 +6,14 @@ from .lcnet_blocks import CCM, DSM
 from .neck_inputs import check_neck_inputs
 from .rep_conv import RepConv, RepConvN, fuse_conv_bn, switch_to_deploy
 from .rsam import RSAM
-from .shufflenet_units import ShuffleUnit, XceptionUnit, channel_split
+from .shufflenet_units import (ShuffleUnit, XceptionUnit,
+                               channel_split)
 from .weighted_fusion import WeightedFusion
 from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
-    'BiFPNLayer', 'CCM', 'DSM', 'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv',
-    'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'ShuffleUnit',
-    'XceptionUnit', 'channel_split', 'check_neck_inputs',
-    'fuse_conv_bn', 'switch_to_deploy'
+    'BiFPNLayer', 'CCM', 'DSM', 'ELANBlock', 'RSAM', 'WeightedFusion',
+    'RepConv', 'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'ShuffleUnit',
+    'XceptionUnit', 'channel_split', 'check_neck_inputs', 'fuse_conv_bn',
+    'switch_to_deploy'
 ]

@@ -13,9 +13,8 @@ def test_default_outputs():
     assert model.out_strides == [8, 16, 32]
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 416, 416))
-    assert [tuple(o.shape) for o in outs] == [(1, 192, 52, 52),
-                                             (1, 256, 26, 26),
-                                             (1, 352, 13, 13)]
+    assert [tuple(o.shape) for o in outs] == [
+        (1, 192, 52, 52), (1, 256, 26, 26), (1, 352, 13, 13)]
 
 
 def test_stage_layout_matches_paper():

@@ -47,9 +47,9 @@ def test_fusion_weights_normalised_and_trained(fusion):
     fusions = [m for m in neck.modules() if hasattr(m, 'normalized_weights')]
     assert len(fusions) == 2 * (4 + 4)  # per layer: 4 top-down, 4 bottom-up
     for m in fusions:
-        w = m.normalized_weights()
+        w = m.normalized_weights().detach()
         assert torch.all(w >= 0)
-        assert abs(float(w.sum()) - 1.0) < 1e-3  # 1 up to eps / sum
+        assert abs(w.sum().item() - 1.0) < 1e-3  # 1 up to eps / sum
         assert m.weight.grad is not None and m.weight.grad.abs().sum() > 0
 
 
@@ -74,3 +74,23 @@ def test_bad_arguments_list_valid_values():
         BiFPN([16, 32], 16, 3, num_repeats=1, fusion='max')
     with pytest.raises(ValueError, match='num_outs'):
         BiFPN([16, 32, 64], 16, 2, num_repeats=1)
+
+
+@pytest.mark.parametrize('backbone', [
+    dict(type='EELAN', arch='tiny', widen_factor=0.5),
+    dict(type='LCNet'),
+    dict(type='ShuffleNetV2Supernet', search_space='small'),
+    dict(type='ResNet', depth=18, out_indices=(1, 2, 3)),
+])
+def test_works_on_every_backbone(backbone):
+    from mmdet.registry import MODELS
+    backbone = MODELS.build(backbone)
+    backbone.eval()  # mmdet's ResNet.train() returns None
+    channels = backbone.out_channels if hasattr(
+        backbone, 'layer_channels') else [128, 256, 512]
+    neck = BiFPN(channels[-3:], 32, 5, num_repeats=1).eval()
+    with torch.no_grad():
+        feats = backbone(torch.rand(1, 3, 128, 128))[-3:]
+        outs = neck(feats)
+    assert [tuple(o.shape[-2:]) for o in outs] == [
+        (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
