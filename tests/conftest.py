@@ -32,6 +32,18 @@ def raccoon_coco(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def balloon_coco(balloon_root, tmp_path_factory):
+    """The balloon val split (13 images, masks) as COCO json in a temp
+    folder; images stay in the shared folder."""
+    from mmdet_dynamic.datasets import via_to_coco
+    out = str(tmp_path_factory.mktemp('balloon_coco') / 'val.json')
+    via_to_coco(
+        osp.join(balloon_root, 'val', 'via_region_data.json'),
+        osp.join(balloon_root, 'val'), out)
+    return dict(root=balloon_root, train=out, img_prefix='val/')
+
+
+@pytest.fixture(scope='session')
 def balloon_root():
     """The shared balloon dataset (images never copied into the project)."""
     if not osp.isfile(osp.join(BALLOON_ROOT, 'train', 'via_region_data.json')):

@@ -8,19 +8,23 @@ from mmengine.config import Config
 from .conftest import PROJECT_ROOT
 
 
-def tiny_config(config: str, raccoon_coco: dict, work_dir: str,
+def tiny_config(config: str, data: dict, work_dir: str,
                 scale: int = 128, num_images: int = 2,
-                iters: int = 1) -> Config:
+                iters: int = 1, cfg_options: dict = None) -> Config:
     """Load ``config`` (relative to ``configs/``) shrunk for a CPU step.
 
-    The training set becomes ``num_images`` bundled raccoon images at
-    ``scale`` px; validation, checkpoints and logging are switched off.
+    The training set becomes ``num_images`` images of ``data`` (the
+    ``raccoon_coco`` or ``balloon_coco`` fixture) at ``scale`` px;
+    validation, checkpoints and logging are switched off.
     """
     cfg = Config.fromfile(osp.join(PROJECT_ROOT, 'configs', config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
     ds = cfg.train_dataloader.dataset
-    ds.data_root = raccoon_coco['root']
-    ds.ann_file = raccoon_coco['train']
+    ds.data_root = data['root']
+    ds.ann_file = data['train']
+    ds.data_prefix = dict(img=data.get('img_prefix', 'images/'))
     ds.indices = num_images
     for t in ds.pipeline:
         if t['type'] == 'Resize':
@@ -40,16 +44,16 @@ def tiny_config(config: str, raccoon_coco: dict, work_dir: str,
     return cfg
 
 
-def train_steps(config: str, raccoon_coco: dict, work_dir: str,
+def train_steps(config: str, data: dict, work_dir: str,
                 **kwargs) -> dict:
-    """Train ``config`` for a few iterations from scratch on raccoon.
+    """Train ``config`` for a few iterations from scratch on ``data``.
 
     Returns:
         dict: ``runner``, ``before`` (a copy of the initial state dict) and
         ``changed`` (names of parameters the optimizer updated).
     """
     from mmengine.runner import Runner
-    cfg = tiny_config(config, raccoon_coco, work_dir, **kwargs)
+    cfg = tiny_config(config, data, work_dir, **kwargs)
     runner = Runner.from_cfg(cfg)
     model = runner.model
     model.init_weights()
@@ -62,4 +66,13 @@ def train_steps(config: str, raccoon_coco: dict, work_dir: str,
         for name, p in model.named_parameters()
         if not torch.equal(before[name], after[name])
     }
-    return dict(runner=runner, before=before, changed=changed)
+    changed_state = {
+        k
+        for k, v in after.items()
+        if not torch.equal(before[k].float(), v.float())
+    }
+    return dict(
+        runner=runner,
+        before=before,
+        changed=changed,
+        changed_state=changed_state)

@@ -89,9 +89,14 @@ class BaseStagedBackbone(BaseModule):
                     m.eval()
         return self
 
+    def before_forward(self) -> None:
+        """Called at the start of every forward pass (also when the layers
+        are run one by one by the dynamic cascade); does nothing here."""
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, 3, H, W) -> feature maps of ``out_indices``, each
         (N, out_channels[i], H / out_strides[i], W / out_strides[i])."""
+        self.before_forward()
         outs = []
         for i, name in enumerate(self.layers):
             x = getattr(self, name)(x)

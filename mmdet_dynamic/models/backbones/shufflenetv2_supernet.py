@@ -207,12 +207,10 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
         self._apply_path(path)
         return path
 
-    def forward(self, x: torch.Tensor):
-        """(N, 3, H, W) -> maps of ``out_indices``; a supernet in training
-        mode first samples a new path."""
+    def before_forward(self) -> None:
+        """A supernet in training mode samples a new path per forward."""
         if self.training and not self.is_subnet:
             self.sample_path()
-        return super().forward(x)
 
 
 def extract_subnet_state_dict(supernet_state: Dict[str, torch.Tensor],

@@ -1,6 +1,8 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Shared building blocks of mmdet_dynamic's models."""
+from .adaptive_router import AdaptiveRouter
 from .bifpn_layer import BiFPNLayer
+from .composite_connection import CompositeConnection
 from .elan_block import ELANBlock
 from .lcnet_blocks import CCM, DSM
 from .neck_inputs import check_neck_inputs
@@ -12,8 +14,9 @@ from .weighted_fusion import WeightedFusion
 from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
-    'BiFPNLayer', 'CCM', 'DSM', 'ELANBlock', 'RSAM', 'WeightedFusion',
-    'RepConv', 'RepConvN', 'DownC', 'MPDownsample', 'ReOrg', 'ShuffleUnit',
-    'XceptionUnit', 'channel_split', 'check_neck_inputs', 'fuse_conv_bn',
+    'AdaptiveRouter', 'CompositeConnection', 'BiFPNLayer', 'CCM', 'DSM',
+    'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv', 'RepConvN', 'DownC',
+    'MPDownsample', 'ReOrg', 'ShuffleUnit', 'XceptionUnit',
+    'channel_split', 'check_neck_inputs', 'fuse_conv_bn',
     'switch_to_deploy'
 ]

@@ -1,0 +1,11 @@
+# Dy-Faster R-CNN on the bundled raccoon data: two R-18 FPN Faster R-CNNs in
+# cascade (shared neck and heads, the paper's R-CNN setting), composite
+# connection, adaptive router. Joint phase only; the router phase is added
+# by RouterTrainingHook (see configs/dynamicdet/README.md).
+_base_ = '../faster_rcnn/faster-rcnn_r18_fpn_40i_raccoon.py'
+model = dict(
+    _delete_=True,
+    type='DynamicCascadeDetector',
+    detector={{_base_.model}},
+    share_heads=True,
+    test_cfg=dict(threshold=0.5))

@@ -1,0 +1,9 @@
+# Dy-Mask R-CNN on balloon: two R-18 FPN Mask R-CNNs in cascade with shared
+# neck and heads; masks come out for either route.
+_base_ = '../mask_rcnn/mask-rcnn_r18_fpn_40i_balloon.py'
+model = dict(
+    _delete_=True,
+    type='DynamicCascadeDetector',
+    detector={{_base_.model}},
+    share_heads=True,
+    test_cfg=dict(threshold=0.5))

@@ -1,0 +1,11 @@
+# Dy-YOLO, COCO 300e: two YOLOX detectors with YOLOv7-L E-ELAN backbones,
+# each with its own YOLOXPAFPN neck and YOLOX head (DynamicDet's YOLO
+# setting), on mmdet's YOLOX-L recipe. YOLOXModeSwitchHook reaches both heads
+# through the cascade's `bbox_head`; EMAHook and SyncNormHook work as usual.
+_base_ = '../eelan/yolox_eelan-l_8xb8-300e_coco.py'
+model = dict(
+    _delete_=True,
+    type='DynamicCascadeDetector',
+    detector={{_base_.model}},
+    share_heads=False,
+    test_cfg=dict(threshold=0.5))

@@ -1,0 +1,12 @@
+# YOLOX-L recipe (mosaic/mixup, YOLOXModeSwitchHook, EMA) with the YOLOv7-L
+# E-ELAN backbone and mmdet's YOLOXPAFPN neck and YOLOX head: detector-1
+# baseline of dy-yolox_eelan-l_300e_coco.
+_base_ = 'mmdet::yolox/yolox_l_8xb8-300e_coco.py'
+custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='EELAN',
+        arch='L',
+        norm_cfg=dict(type='BN', momentum=0.03, eps=0.001)),
+    neck=dict(in_channels=[512, 1024, 1024]))

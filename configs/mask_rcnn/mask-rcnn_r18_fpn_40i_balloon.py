@@ -1,0 +1,16 @@
+# Mask R-CNN R-18 FPN baseline on the balloon data (masks; images read from
+# ../shared/datasets/balloon through `make balloon`), from scratch, 40 CPU
+# iterations. To start from your own weights: --cfg-options load_from=PATH
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/datasets/balloon_instance.py',
+    '../_base_/schedules/schedule_iter_cpu.py',
+    '../_base_/default_runtime_iter.py',
+]
+custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    roi_head=dict(
+        bbox_head=dict(num_classes=1), mask_head=dict(num_classes=1)))

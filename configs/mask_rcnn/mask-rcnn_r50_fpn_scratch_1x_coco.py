@@ -1,0 +1,6 @@
+# mmdet's Mask R-CNN R-50 FPN 1x COCO without the ImageNet-pretrained
+# backbone (nothing is downloaded): detector-1 baseline of
+# dy-mask-rcnn_r50_fpn_1x_coco.
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+model = dict(backbone=dict(init_cfg=None))
