@@ -1,7 +1,7 @@
 # Dy-Faster R-CNN on the bundled raccoon data: two R-18 FPN Faster R-CNNs in
 # cascade (shared neck and heads, the paper's R-CNN setting), composite
-# connection, adaptive router. Joint phase only; the router phase is added
-# by RouterTrainingHook (see configs/dynamicdet/README.md).
+# connection, adaptive router. Joint phase; the router phase is entered by
+# setting model.phase='router' (--cfg-options model.phase=router).
 _base_ = '../faster_rcnn/faster-rcnn_r18_fpn_40i_raccoon.py'
 model = dict(
     _delete_=True,

@@ -66,13 +66,14 @@ class DynamicCascadeDetector(BaseDetector):
     order; every ``DetDataSample`` gets ``difficulty_score`` and ``route``
     in its metainfo.
 
-    Training has two phases (``phase``; :class:`RouterTrainingHook` switches
-    them): ``'joint'`` trains both detectors (losses prefixed ``d1.`` and
-    ``d2.``, weighted by ``loss_weights``); ``'router'`` trains only the
-    router with ``(1 - phi) (L1 - Delta/2) + phi (L2 + Delta/2)`` averaged
-    over the batch, where L1, L2 are the detached per-image losses of the
-    two detectors (backbones run once per batch, heads per image) and
-    ``Delta`` is :attr:`delta` (set by the hook). The per-image differences
+    Training has two phases (``phase``, switched by setting the attribute,
+    e.g. from a hook): ``'joint'`` trains both detectors (losses prefixed
+    ``d1.`` and ``d2.``, weighted by ``loss_weights``); ``'router'`` trains
+    only the router with ``(1 - phi) (L1 - Delta/2) + phi (L2 + Delta/2)``
+    averaged over the batch, where L1, L2 are the detached per-image losses
+    of the two detectors (backbones run once per batch, heads per image) and
+    ``Delta`` is the :attr:`delta` buffer (saved in checkpoints). The
+    per-image differences
     ``L1 - L2`` of the last batch are in :attr:`last_loss_diffs`.
 
     Args:

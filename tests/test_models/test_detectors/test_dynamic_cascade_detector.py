@@ -277,3 +277,49 @@ def test_mask_rcnn_gives_masks(raccoon_coco):
             assert masks.dtype == torch.bool
             assert masks.shape[0] == len(r.pred_instances.bboxes)
             assert tuple(masks.shape[1:]) == tuple(r.ori_shape)
+
+
+@pytest.mark.parametrize('name,detector,shared', [
+    ('dy-faster-rcnn_r50_fpn_1x_coco.py', 'FasterRCNN', True),
+    ('dy-mask-rcnn_r50_fpn_1x_coco.py', 'MaskRCNN', True),
+    ('dy-yolox_eelan-l_300e_coco.py', 'YOLOX', False),
+])
+def test_coco_configs_build_from_scratch(name, detector, shared):
+    cfg = load_cfg(name)
+    init = cfg.model.detector.backbone.get('init_cfg')
+    assert not init or init.get('type') != 'Pretrained'  # nothing to fetch
+    model = MODELS.build(cfg.model)
+    assert type(model.detector1).__name__ == detector
+    assert model.share_heads is shared
+    assert model.test_cfg['threshold'] == 0.5
+
+
+@pytest.mark.parametrize('backbone', [
+    dict(type='CSPDarknet', deepen_factor=0.33, widen_factor=0.25),
+    dict(type='LCNet', channels=(16, 32, 64, 96, 128)),
+    dict(type='ShuffleNetV2Supernet', search_space='small'),
+    dict(type='EELAN', arch='tiny', widen_factor=0.25),
+])
+def test_stage_adapters_of_supported_backbones(backbone, batch4):
+    """Every adapted backbone runs in the cascade; with the zero-initialised
+    connection B2 equals the plain backbone."""
+    from mmdet_dynamic.models.layers.stage_adapters import stage_channels
+    plain = MODELS.build(copy.deepcopy(backbone))
+    cfg = load_cfg(YOLO).model
+    cfg.detector.backbone = backbone
+    cfg.detector.neck.in_channels = [
+        stage_channels(plain)[i] for i in plain.out_indices
+    ]
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    inputs = preprocess(model, batch4, False)['inputs']
+    with torch.no_grad():
+        feats1, _ = model.backbone1(inputs)
+        cascaded = model.backbone2(inputs, feats1)
+        reference = model.detector2.backbone(inputs)
+        results = model.predict(inputs, preprocess(model, batch4,
+                                                   False)['data_samples'])
+    for a, b in zip(cascaded, reference):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert len(results) == 4
