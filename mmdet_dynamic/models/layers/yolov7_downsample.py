@@ -12,8 +12,9 @@ from mmdet.utils import ConfigType, OptMultiConfig
 
 @MODELS.register_module()
 class MPDownsample(BaseModule):
-    """YOLOv7-L/X "MP" transition: concat of (2x2 max-pool, 1x1 conv) and
-    (1x1 conv, 3x3 stride-2 conv), each branch ``out_channels // 2``.
+    """YOLOv7-L/X "MP" transition: concat of (1x1 conv to
+    ``out_channels // 2``, 3x3 stride-2 conv) and (2x2 max-pool, 1x1 conv),
+    each branch ``out_channels // 2``.
 
     Args:
         in_channels (int): Input channels.
@@ -33,11 +34,17 @@ class MPDownsample(BaseModule):
         super().__init__(init_cfg=init_cfg)
         half = out_channels // 2
         conv = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+        mid = self.conv_mid_channels(in_channels, out_channels)
+        self.conv_down = nn.Sequential(
+            ConvModule(in_channels, mid, 1, **conv),
+            ConvModule(mid, half, 3, stride=2, padding=1, **conv))
         self.pool_conv = nn.Sequential(
             nn.MaxPool2d(2, 2), ConvModule(in_channels, half, 1, **conv))
-        self.conv_down = nn.Sequential(
-            ConvModule(in_channels, half, 1, **conv),
-            ConvModule(half, half, 3, stride=2, padding=1, **conv))
+
+    @staticmethod
+    def conv_mid_channels(in_channels: int, out_channels: int) -> int:
+        """Width of the conv branch's 1x1 conv."""
+        return out_channels // 2
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C_in, H, W) -> (N, out_channels, H/2, W/2)."""
@@ -45,37 +52,14 @@ class MPDownsample(BaseModule):
 
 
 @MODELS.register_module()
-class DownC(BaseModule):
-    """YOLOv7-E6/D6/E6E down-sampling: concat of (1x1 conv to C_in, 3x3
-    stride-2 conv) and (2x2 max-pool, 1x1 conv), each ``out_channels // 2``.
+class DownC(MPDownsample):
+    """YOLOv7-E6/D6/E6E down-sampling: as :class:`MPDownsample` but the conv
+    branch's 1x1 conv keeps the input width (``in_channels``) before its
+    3x3 stride-2 conv. Arguments as :class:`MPDownsample`."""
 
-    Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels (even).
-        norm_cfg (dict): Norm config.
-        act_cfg (dict): Activation config.
-        init_cfg (dict, optional): Initialisation config.
-    """
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 norm_cfg: ConfigType = dict(
-                     type='BN', momentum=0.03, eps=0.001),
-                 act_cfg: ConfigType = dict(type='SiLU'),
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        half = out_channels // 2
-        conv = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.conv_down = nn.Sequential(
-            ConvModule(in_channels, in_channels, 1, **conv),
-            ConvModule(in_channels, half, 3, stride=2, padding=1, **conv))
-        self.pool_conv = nn.Sequential(
-            nn.MaxPool2d(2, 2), ConvModule(in_channels, half, 1, **conv))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(N, C_in, H, W) -> (N, out_channels, H/2, W/2)."""
-        return torch.cat([self.conv_down(x), self.pool_conv(x)], dim=1)
+    @staticmethod
+    def conv_mid_channels(in_channels: int, out_channels: int) -> int:
+        return in_channels
 
 
 @MODELS.register_module()
