@@ -241,10 +241,6 @@ class DynamicCascadeDetector(BaseDetector):
     def with_mask(self) -> bool:
         return self.detector1.with_mask
 
-    def router_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters trained in the router phase."""
-        return self.router.parameters()
-
     def init_weights(self) -> None:
         super().init_weights()
         if self.init_detectors_from:
