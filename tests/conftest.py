@@ -12,6 +12,26 @@ BALLOON_ROOT = os.environ.get(
                             'balloon'))
 
 
+def randomise_bn(model, seed: int = 0, affine: bool = False) -> None:
+    """Give every BatchNorm2d of ``model`` trained-looking statistics
+    (fresh BN in eval mode is the identity), reproducibly from ``seed``;
+    with ``affine`` its weight and bias too."""
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform(t, low, high):
+        t.copy_(torch.rand(t.shape, generator=gen) * (high - low) + low)
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                uniform(m.running_mean, -0.2, 0.2)
+                uniform(m.running_var, 0.5, 1.5)
+                if affine:
+                    uniform(m.weight, 0.5, 1.5)
+                    uniform(m.bias, -0.5, 0.5)
+
+
 @pytest.fixture(scope='session')
 def raccoon_coco(tmp_path_factory):
     """The bundled raccoon data converted to COCO json in a temp folder.

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
 from mmdet.registry import MODELS
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, randomise_bn
 
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'eelan',
                   'faster-rcnn_eelan-tiny-rep_fpn_40i_raccoon.py')
@@ -20,11 +20,7 @@ def test_reparameterize_tool(tmp_path):
     cfg = Config.fromfile(CONFIG)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    with torch.no_grad():  # trained-looking BN statistics
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
+    randomise_bn(model)
     ckpt = str(tmp_path / 'trained.pth')
     save_checkpoint(dict(state_dict=model.state_dict()), ckpt)
 

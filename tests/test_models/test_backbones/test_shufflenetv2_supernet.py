@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from mmdet_dynamic.models.backbones import (ShuffleNetV2Supernet,
                                             extract_subnet_state_dict)
 from mmdet_dynamic.models.backbones.shufflenetv2_supernet import CHOICES
+from ...conftest import randomise_bn
 
 S300M = ShuffleNetV2Supernet.DETNAS_300M
 
@@ -61,11 +62,7 @@ def test_uniform_sampling():
 
 def test_subnet_has_only_chosen_ops_and_matches_supernet_path():
     supernet = ShuffleNetV2Supernet('small', seed=1)
-    with torch.no_grad():  # make BN statistics non-trivial
-        for m in supernet.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
+    randomise_bn(supernet)
     subnet = ShuffleNetV2Supernet('small', arch=S300M)
     assert all(len(b.choices) == 1 for b in subnet.blocks)
     assert [list(b.choices)[0] for b in subnet.blocks] == [

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from mmdet.registry import DATASETS, MODELS
-from ...conftest import PROJECT_ROOT
+from ...conftest import PROJECT_ROOT, randomise_bn  # noqa: F401
 
 SIZE = 96
 
@@ -55,16 +55,3 @@ def batch4(raccoon_coco):
 
 def preprocess(model, packed, training):
     return model.data_preprocessor(copy.deepcopy(packed), training)
-
-
-def randomise_bn(model):
-    """Non-trivial BN statistics so that eval-mode outputs differ per
-    image (fresh BN is the identity)."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.copy_(
-                    torch.rand(m.num_features, generator=gen) * 0.2 - 0.1)
-                m.running_var.copy_(
-                    torch.rand(m.num_features, generator=gen) + 0.5)

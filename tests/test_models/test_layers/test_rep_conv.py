@@ -4,16 +4,7 @@ import pytest
 import torch
 
 from mmdet_dynamic.models.layers import RepConv, RepConvN, switch_to_deploy
-
-
-def _randomise_bn(module):
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-1, 1)
-                m.running_var.uniform_(0.5, 2)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
+from ...conftest import randomise_bn
 
 
 @pytest.mark.parametrize('cls,in_ch,out_ch,stride,groups,has_identity', [
@@ -27,7 +18,7 @@ def test_fused_equals_unfused(cls, in_ch, out_ch, stride, groups,
                               has_identity):
     layer = cls(in_ch, out_ch, stride=stride, groups=groups)
     assert (layer.identity is not None) == has_identity
-    _randomise_bn(layer)
+    randomise_bn(layer, affine=True)
     layer.eval()
     x = torch.randn(2, in_ch, 17, 17)
     with torch.no_grad():
@@ -42,7 +33,7 @@ def test_fused_equals_unfused(cls, in_ch, out_ch, stride, groups,
 
 def test_model_level_switch_and_deploy_build():
     model = torch.nn.Sequential(RepConv(8, 8), RepConvN(8, 8))
-    _randomise_bn(model)
+    randomise_bn(model, affine=True)
     model.eval()
     x = torch.randn(1, 8, 9, 9)
     with torch.no_grad():
