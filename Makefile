@@ -1,7 +1,8 @@
 # mmdet_dynamic — developer entry points. Every target installs what is
 # missing first (tools/setup_env.sh is idempotent: seconds when up to date).
 #
-#   make demo    main job on the bundled raccoon data (train + evaluate)
+#   make demo    main job on the bundled raccoon data: Dy-Faster R-CNN joint +
+#                router training, threshold calibration, trade-off table/plot
 #   make test    the test suite (what CI runs)
 #   make venv    only create/update .venv
 #   make data    raccoon VOC -> COCO json (data/raccoon/coco/)
@@ -11,7 +12,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 BALLOON_SRC ?= ../shared/datasets/balloon
-DEMO_CFG := configs/faster_rcnn/faster-rcnn_r18_fpn_40i_raccoon.py
+DEMO_CFG := configs/dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py
 DEMO_DIR := work_dirs/demo
 PYTEST_ARGS ?=
 
@@ -38,7 +39,10 @@ balloon: venv
 
 demo: venv data
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/iter_40.pth --work-dir $(DEMO_DIR)/test
+	$(PY) tools/analysis_tools/router_threshold.py $(DEMO_CFG) \
+		"$$(cat $(DEMO_DIR)/last_checkpoint)" --hard-ratio 0.5 --out-dir $(DEMO_DIR)
+	$(PY) tools/analysis_tools/dynamic_tradeoff.py $(DEMO_CFG) \
+		"$$(cat $(DEMO_DIR)/last_checkpoint)" --out-dir $(DEMO_DIR)/tradeoff
 
 # pytest exits 5 when no test is collected (e.g. PYTEST_ARGS='-k nothing'):
 # reported, not treated as a failure.

@@ -10,3 +10,12 @@ model = dict(
     share_heads=True,
     init_detectors_from=None,
     test_cfg=dict(threshold=0.5))
+# Under DDP some parameters get no gradient in each phase (the router in the
+# joint phase, both detectors in the router phase).
+find_unused_parameters = True
+# Phase 2 in the same run: after the 12 joint epochs (1x) RouterTrainingHook
+# freezes both detectors and trains the router for 2 epochs (the paper's
+# recipe: AdamW, lr 1e-5, weight decay 5e-3; Delta = median of L1 - L2 over
+# the training set).
+train_cfg = dict(max_epochs=14)
+custom_hooks = [dict(type='RouterTrainingHook', switch_epoch=12)]

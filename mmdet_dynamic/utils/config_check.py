@@ -62,3 +62,29 @@ def check_data_paths(cfg) -> None:
                         'the annotations first (see tools/dataset_converters'
                         ' and the README, e.g. `make data`) or set '
                         f'--cfg-options {key}.ann_file=PATH')
+
+
+def check_router_hook(cfg) -> None:
+    """Check that a config with ``RouterTrainingHook`` builds a
+    ``DynamicCascadeDetector``, before the runner writes anything.
+
+    Raises:
+        TypeError: Naming the model type and what to use instead.
+    """
+    hooks = [h for h in cfg.get('custom_hooks') or []
+             if h.get('type') in ('RouterTrainingHook',
+                                  'mmdet_dynamic.RouterTrainingHook')]
+    model_type = (cfg.get('model') or {}).get('type', '')
+    if hooks and str(model_type).split('.')[-1] != 'DynamicCascadeDetector':
+        raise TypeError(
+            'custom_hooks has RouterTrainingHook, which trains the router of '
+            f'a DynamicCascadeDetector, but model.type is {model_type!r}. '
+            "Wrap the detector: model = dict(type='DynamicCascadeDetector', "
+            'detector=...) (see configs/dynamicdet), or remove the hook.')
+
+
+def check_runner_config(cfg) -> None:
+    """All early checks: :func:`check_data_paths` and
+    :func:`check_router_hook`."""
+    check_data_paths(cfg)
+    check_router_hook(cfg)

@@ -6,15 +6,16 @@ they import :mod:`mmdet_dynamic` (registering its modules and the checkpoint
 allow-list) and then execute the ``train.py``/``test.py`` that ships inside
 the installed mmdet package (``mmdet/.mim/tools``), so arguments and
 behaviour are exactly mmdet's. The only addition is
-:func:`~mmdet_dynamic.utils.config_check.check_data_paths`, run on the final
-config before the runner is built.
+:func:`~mmdet_dynamic.utils.config_check.check_runner_config` (data paths
+exist, hooks fit the model), run on the final config before the runner is
+built.
 """
 import contextlib
 import os.path as osp
 import runpy
 from typing import Iterator
 
-from .config_check import check_data_paths
+from .config_check import check_runner_config
 
 
 def mmdet_tool_path(name: str) -> str:
@@ -38,12 +39,12 @@ def mmdet_tool_path(name: str) -> str:
 
 @contextlib.contextmanager
 def checked_runner_configs() -> Iterator[None]:
-    """Run :func:`check_data_paths` on every config given to ``Runner``."""
+    """Run :func:`check_runner_config` on every config given to ``Runner``."""
     from mmengine.runner import Runner
     original = Runner.__dict__['from_cfg']
 
     def from_cfg(cls, cfg):
-        check_data_paths(cfg)
+        check_runner_config(cfg)
         return original.__func__(cls, cfg)
 
     Runner.from_cfg = classmethod(from_cfg)

@@ -1,4 +1,5 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Hooks of mmdet_dynamic, registered in ``mmdet.registry.HOOKS``."""
+from .router_training_hook import RouterTrainingHook
 
-__all__: list = []
+__all__ = ['RouterTrainingHook']

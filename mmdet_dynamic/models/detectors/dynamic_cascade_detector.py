@@ -2,6 +2,7 @@
 """DynamicDet's dynamic architecture as an mmdet detector."""
 import contextlib
 import copy
+import logging
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -178,6 +179,25 @@ class DynamicCascadeDetector(BaseDetector):
             raise ValueError("test_cfg.tensor_route must be 'easy' or "
                              f"'hard', got {test_cfg['tensor_route']!r}")
         self.phase = phase
+        if not torch.cuda.is_available():
+            self._revert_sync_bn()
+
+    def _revert_sync_bn(self) -> None:
+        """SyncBN needs CUDA: on a CPU-only machine fall back to BN (the
+        state dict keys stay the same, so checkpoints move freely between
+        GPU and CPU runs)."""
+        if not any('SyncBatchNorm' in type(m).__name__
+                   for m in self.modules()):
+            return
+        from mmengine.model import revert_sync_batchnorm
+        print_log(
+            'DynamicCascadeDetector: SyncBN needs CUDA, which this machine '
+            'does not have; using BatchNorm instead (same weights and '
+            'statistics; on GPUs SyncBN is kept)',
+            logger='current',
+            level=logging.WARNING)
+        for name, child in list(self.named_children()):
+            setattr(self, name, revert_sync_batchnorm(child))
 
     # ------------------------------------------------------------------ api
     @property
@@ -189,6 +209,8 @@ class DynamicCascadeDetector(BaseDetector):
     def phase(self, value: str) -> None:
         if value not in PHASES:
             raise ValueError(f'phase must be one of {PHASES}, got {value!r}')
+        if getattr(self, '_phase', None) == value:
+            return
         self._phase = value
         if value == 'router':  # freeze everything but the router
             self._frozen_by_phase = [
@@ -321,6 +343,36 @@ class DynamicCascadeDetector(BaseDetector):
         return torch.stack([torch.as_tensor(v, device=inputs.device)
                             for v in losses]).float()
 
+    @torch.no_grad()
+    def _detached_losses(self, inputs: Tensor, samples: SampleList,
+                         feats1: Sequence[Tensor],
+                         out1: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        out2 = self.backbone2(inputs, feats1)
+        l1 = self._per_image_loss(self.detector1, inputs, out1,
+                                  copy.deepcopy(samples))
+        l2 = self._per_image_loss(self.detector2, inputs, out2,
+                                  copy.deepcopy(samples))
+        return l1, l2
+
+    @torch.no_grad()
+    def loss_differences(self, batch_inputs: Tensor,
+                         batch_data_samples: SampleList) -> Tensor:
+        """Per-image ``L1 - L2``: detector 1's total loss minus detector
+        2's on each image, without gradients (what Delta is the median of).
+
+        Args:
+            batch_inputs (Tensor): (N, 3, H, W), preprocessed.
+            batch_data_samples (list[DetDataSample]): N samples with
+                ``gt_instances``.
+
+        Returns:
+            Tensor: (N, ) float differences.
+        """
+        feats1, out1 = self.backbone1(batch_inputs)
+        l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
+                                       feats1, out1)
+        return l1 - l2
+
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of the current phase (see the class docstring).
@@ -344,12 +396,8 @@ class DynamicCascadeDetector(BaseDetector):
                         self.loss_weights[1]))
             return losses
 
-        with torch.no_grad():
-            out2 = self.backbone2(batch_inputs, feats1)
-            l1 = self._per_image_loss(self.detector1, batch_inputs, out1,
-                                      copy.deepcopy(batch_data_samples))
-            l2 = self._per_image_loss(self.detector2, batch_inputs, out2,
-                                      batch_data_samples)
+        l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
+                                       feats1, out1)
         phi = self.router([f.detach() for f in out1])
         delta = self.delta.to(phi.dtype)
         loss = ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()

@@ -1,0 +1,206 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Accuracy/latency trade-off of a DynamicCascadeDetector.
+
+Every evaluation image is run once on each route (batch 1, timed), and
+both predictions are kept in the form mmdet's ``CocoMetric`` stores them.
+For a hard ratio k the router sends the ``floor(k n)`` images with the
+highest scores hard (the threshold :mod:`.variable_speed` would pick on
+this set); a random router sends a random set of the same size. AP comes
+from ``CocoMetric.compute_metrics`` on the chosen predictions; latency is
+the mean over images of the measured time of the route each image takes.
+"""
+import contextlib
+import copy
+import csv
+import io
+import json
+import logging
+from typing import Dict, List, Sequence
+
+import numpy as np
+from mmengine.logging import MMLogger
+from mmengine.utils import ProgressBar
+
+from .variable_speed import DEFAULT_RATIOS, num_hard, timed_route
+
+
+def build_coco_metric(cfg, split: str, dataset_meta: Dict):
+    """mmdet's ``CocoMetric`` from ``{split}_evaluator``.
+
+    Raises:
+        ValueError: If the evaluator is not (or does not contain) one.
+    """
+    from mmdet.registry import METRICS
+    ev = cfg.get(f'{split}_evaluator')
+    cfgs = ev if isinstance(ev, (list, tuple)) else [ev]
+    for one in cfgs:
+        if one and str(one.get('type', '')).split('.')[-1] == 'CocoMetric':
+            one = copy.deepcopy(one)
+            one['format_only'] = False
+            metric = METRICS.build(one)
+            metric.dataset_meta = dataset_meta
+            return metric
+    raise ValueError(f'{split}_evaluator has no CocoMetric (got {ev}); the '
+                     'trade-off is measured with COCO AP')
+
+
+def collect_route_records(model, loader, metric,
+                          progress: bool = True) -> Dict:
+    """Run every image on both routes.
+
+    Returns:
+        dict: ``scores`` (n, ), ``time_easy`` / ``time_hard`` (n, ) in ms,
+        ``easy`` / ``hard``: the ``CocoMetric`` result of each image on each
+        route.
+    """
+    rec = dict(scores=[], time_easy=[], time_hard=[], easy=[], hard=[])
+    bar = ProgressBar(len(loader.dataset)) if progress else None
+    for data in loader:
+        for route in ('easy', 'hard'):
+            samples, seconds = timed_route(model, data, route)
+            metric.process({}, [s.to_dict() for s in samples])
+            rec[route].extend(metric.results[-len(samples):])
+            del metric.results[-len(samples):]
+            rec[f'time_{route}'].extend([seconds * 1000 / len(samples)] *
+                                        len(samples))
+        rec['scores'].extend(s.metainfo['difficulty_score'] for s in samples)
+        if bar is not None:
+            bar.update(len(samples))
+    if bar is not None:
+        print()
+    for key in ('scores', 'time_easy', 'time_hard'):
+        rec[key] = np.asarray(rec[key], dtype=np.float64)
+    return rec
+
+
+def evaluate(metric, results: Sequence) -> Dict[str, float]:
+    """``metric.compute_metrics`` without its console output."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            out = metric.compute_metrics(list(results))
+    finally:
+        logger.setLevel(level)
+    # CocoMetric returns no AP at all when no image has a detection
+    names = [f'{m}_{k}' for m in metric.metrics for k in ('mAP', 'mAP_50')]
+    return {**{n: 0.0 for n in names}, **{k: float(v) for k, v in out.items()}}
+
+
+def _pick(rec: Dict, hard: np.ndarray):
+    results = [h if is_hard else e
+               for e, h, is_hard in zip(rec['easy'], rec['hard'], hard)]
+    latency = float(
+        np.where(hard, rec['time_hard'], rec['time_easy']).mean())
+    return results, latency
+
+
+def tradeoff_table(rec: Dict,
+                   metric,
+                   ratios: Sequence[float] = DEFAULT_RATIOS,
+                   random_seeds: int = 3,
+                   keys: Sequence[str] = ('mAP', 'mAP_50'),
+                   progress: bool = True) -> List[Dict]:
+    """One row per hard ratio: threshold, realised hard share, latency and
+    AP for the router, and AP (mean over ``random_seeds`` splits) for a
+    random router of the same size."""
+    scores = rec['scores']
+    n = len(scores)
+    order = np.argsort(-scores, kind='stable')
+    names = [f'{m}_{k}' for m in metric.metrics for k in keys]
+    rows = []
+    bar = ProgressBar(len(ratios)) if progress else None
+    for k in ratios:
+        m = num_hard(n, k)
+        hard = np.zeros(n, dtype=bool)
+        hard[order[:m]] = True
+        results, latency = _pick(rec, hard)
+        ap = evaluate(metric, results)
+        row = dict(
+            hard_ratio=float(k),
+            threshold=float(np.sort(scores)[n - m - 1]) if m < n else 0.0,
+            realised_hard_ratio=m / n,
+            latency_ms=latency)
+        row.update({name: ap[name] for name in names})
+        random_aps = {name: [] for name in names}
+        random_lat = []
+        for seed in range(random_seeds):
+            rand = np.zeros(n, dtype=bool)
+            rand[np.random.default_rng(seed).permutation(n)[:m]] = True
+            results, lat = _pick(rec, rand)
+            ap = evaluate(metric, results)
+            random_lat.append(lat)
+            for name in names:
+                random_aps[name].append(ap[name])
+        row['random_latency_ms'] = float(np.mean(random_lat))
+        for name in names:
+            row[f'random_{name}'] = float(np.mean(random_aps[name]))
+        rows.append(row)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
+    return rows
+
+
+def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:
+    """Markdown table of :func:`tradeoff_table` rows."""
+    head = ['hard ratio', 'latency (ms)'] + [
+        f'{n} router' for n in metric_names
+    ] + [f'{n} random' for n in metric_names]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in rows:
+        cells = [f"{r['hard_ratio']:.1f}", f"{r['latency_ms']:.1f}"]
+        cells += [f'{r[n]:.3f}' for n in metric_names]
+        cells += [f"{r['random_' + n]:.3f}" for n in metric_names]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def write_table(rows: List[Dict], csv_file: str, json_file: str,
+                meta: Dict) -> None:
+    """Rows as CSV and, with ``meta``, as JSON."""
+    with open(csv_file, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(json_file, 'w') as f:
+        json.dump(dict(meta, rows=rows), f, indent=1)
+
+
+def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
+                  out_file: str, title: str = '') -> None:
+    """PNG of AP against latency: the router, the random router, detector
+    1 alone (hard ratio 0) and the full cascade (hard ratio 1) marked."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(
+        1, len(metric_names), figsize=(5.5 * len(metric_names), 4.2),
+        squeeze=False)
+    lat = [r['latency_ms'] for r in rows]
+    for ax, name in zip(axes[0], metric_names):
+        ax.plot(lat, [r[name] for r in rows], 'o-', label='router')
+        ax.plot([r['random_latency_ms'] for r in rows],
+                [r[f'random_{name}'] for r in rows],
+                's--',
+                color='grey',
+                label='random split')
+        for row, label, marker in ((rows[0], 'detector 1 alone', '*'),
+                                   (rows[-1], 'full cascade', 'P')):
+            ax.plot(row['latency_ms'], row[name], marker, markersize=14,
+                    label=f"{label} (hard {row['hard_ratio']:.0%})")
+        for r in rows:
+            ax.annotate(f"{r['hard_ratio']:.0%}", (r['latency_ms'], r[name]),
+                        textcoords='offset points', xytext=(4, -10),
+                        fontsize=7)
+        ax.set_xlabel('latency per image (ms, batch 1)')
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=120)
+    plt.close(fig)

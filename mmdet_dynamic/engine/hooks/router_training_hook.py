@@ -1,0 +1,337 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Switch a DynamicCascadeDetector from joint training to router training
+inside one mmdet training run."""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.optim import build_optim_wrapper
+from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader
+
+from mmdet.registry import HOOKS
+
+DELTA_MODES = ('dataset', 'running')
+STATE_KEY = 'router_training'
+
+
+def unwrap_cascade(model, what: str = 'RouterTrainingHook'):
+    """The :class:`DynamicCascadeDetector` inside ``model`` (DDP unwrapped).
+
+    Raises:
+        TypeError: If the model is not a DynamicCascadeDetector.
+    """
+    from mmdet_dynamic.models.detectors import DynamicCascadeDetector
+    if is_model_wrapper(model):
+        model = model.module
+    if not isinstance(model, DynamicCascadeDetector):
+        raise TypeError(
+            f'{what} trains the router of a DynamicCascadeDetector, but the '
+            f'model is {type(model).__name__}. Use a config whose model is '
+            "dict(type='DynamicCascadeDetector', detector=...) (see "
+            'configs/dynamicdet), or remove the hook from custom_hooks.')
+    return model
+
+
+def median(values: Sequence[float]) -> float:
+    """Median as numpy computes it (mean of the two middle values for an
+    even count)."""
+    if len(values) == 0:
+        raise ValueError('median of no values: no training image produced '
+                         'a loss difference')
+    return float(np.median(np.asarray(values, dtype=np.float64)))
+
+
+@HOOKS.register_module()
+class RouterTrainingHook(Hook):
+    """End joint training and train the router of a DynamicCascadeDetector
+    (DynamicDet's phase 2) in the same ``tools/train.py`` run.
+
+    At ``switch_iter`` (iteration-based loops) or ``switch_epoch``
+    (epoch-based loops) the hook
+
+    1. sets ``model.phase = 'router'``: every parameter of both detectors
+       and of the composite connection stops requiring gradients and their
+       BN layers stay in eval mode;
+    2. replaces the runner's optimizer by ``optim_wrapper`` built over the
+       router's parameters only (AdamW, lr 1e-5, weight decay 5e-3, the
+       paper's recipe, by default);
+    3. supplies Delta, written to the model's ``delta`` buffer:
+
+       - ``delta_mode='dataset'`` (the paper's definition): the median of
+         the per-image ``L1 - L2`` over the training set, from a no-grad
+         pass when the phase starts (``delta_num_images`` limits the pass);
+       - ``delta_mode='running'`` (the official code): the median of every
+         difference seen so far in the router phase, updated after each
+         iteration (0 before the first one).
+
+       Under distributed training the differences are gathered from all
+       ranks (images de-duplicated by ``img_id``), so every rank uses the
+       same Delta.
+
+    The hook's state (phase, Delta, the running history) is saved in every
+    checkpoint: ``--resume`` in the middle of the router phase continues
+    with the same Delta, frozen set and router optimizer state. Resuming
+    the router phase from a joint-phase checkpoint drops that checkpoint's
+    optimizer state (it belongs to the joint optimizer) and says so.
+
+    In the router phase it logs ``router_delta``; the model logs
+    ``router_score`` (mean phi) and ``router_hard_ratio`` (share of images
+    above the test threshold).
+
+    A standalone router-phase config starts from a joint-phase checkpoint
+    with ``load_from`` and ``switch_iter=0`` (see configs/dynamicdet).
+
+    Args:
+        switch_iter (int, optional): Number of iterations of joint
+            training; the router phase starts at this iteration. For
+            ``IterBasedTrainLoop``.
+        switch_epoch (int, optional): Number of epochs of joint training.
+            For ``EpochBasedTrainLoop``. Give exactly one of the two.
+        optim_wrapper (dict): Optimizer wrapper config for the router phase.
+            Defaults to AdamW with lr 1e-5 and weight decay 5e-3.
+        delta_mode (str): ``'dataset'`` or ``'running'``.
+        delta_num_images (int, optional): Images in the Delta pass (the
+            first ones of the training set, in order). Defaults to all.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 switch_iter: Optional[int] = None,
+                 switch_epoch: Optional[int] = None,
+                 optim_wrapper: Dict = dict(
+                     type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-5,
+                                    weight_decay=5e-3)),
+                 delta_mode: str = 'dataset',
+                 delta_num_images: Optional[int] = None) -> None:
+        if (switch_iter is None) == (switch_epoch is None):
+            raise ValueError(
+                'RouterTrainingHook needs exactly one of switch_iter '
+                '(IterBasedTrainLoop) and switch_epoch (EpochBasedTrainLoop)'
+                f', got switch_iter={switch_iter}, '
+                f'switch_epoch={switch_epoch}')
+        switch = switch_iter if switch_iter is not None else switch_epoch
+        if not isinstance(switch, int) or switch < 0:
+            raise ValueError('switch_iter/switch_epoch must be an integer '
+                             f'>= 0, got {switch!r}')
+        if delta_mode not in DELTA_MODES:
+            raise ValueError(f'delta_mode must be one of {DELTA_MODES}, got '
+                             f'{delta_mode!r}')
+        if delta_num_images is not None and delta_num_images < 1:
+            raise ValueError('delta_num_images must be >= 1 or None, got '
+                             f'{delta_num_images}')
+        self.switch_iter = switch_iter
+        self.switch_epoch = switch_epoch
+        self.optim_wrapper_cfg = copy.deepcopy(dict(optim_wrapper))
+        self.optim_wrapper_cfg.setdefault('type', 'OptimWrapper')
+        self.delta_mode = delta_mode
+        self.delta_num_images = delta_num_images
+        self.in_router_phase = False
+        self.delta = 0.0
+        self.history: List[float] = []
+        self._loaded_state: Optional[Dict] = None
+
+    # --------------------------------------------------------------- helpers
+    def _past_switch(self, runner) -> bool:
+        if self.switch_iter is not None:
+            return runner.iter >= self.switch_iter
+        return runner.epoch >= self.switch_epoch
+
+    def _set_delta(self, runner, delta: float) -> None:
+        self.delta = float(delta)
+        model = unwrap_cascade(runner.model)
+        model.delta.fill_(self.delta)
+
+    def _router_optim_wrapper(self, runner):
+        model = unwrap_cascade(runner.model)
+        return build_optim_wrapper(model.router,
+                                   copy.deepcopy(self.optim_wrapper_cfg))
+
+    def _enter_router_phase(self,
+                            runner,
+                            delta: Optional[float],
+                            at_iter: Optional[int] = None) -> None:
+        """Freeze the detectors, swap the optimizer and set Delta (computed
+        by a pass over the training set when ``delta`` is None)."""
+        model = unwrap_cascade(runner.model)
+        model.phase = 'router'
+        self._drop_joint_logs(runner)
+        runner.optim_wrapper = self._router_optim_wrapper(runner)
+        runner.optim_wrapper.initialize_count_status(
+            model, runner.iter, runner.max_iters)
+        self.in_router_phase = True
+        if delta is None:
+            if self.delta_mode == 'dataset':
+                diffs = self.dataset_differences(runner)
+                delta = median(diffs)
+                how = f'median of L1 - L2 over {len(diffs)} training images'
+            else:
+                delta = median(self.history) if self.history else 0.0
+                how = (f'running median of {len(self.history)} differences '
+                       'seen so far')
+        else:
+            how = 'restored from the checkpoint'
+        self._set_delta(runner, delta)
+        optimizer = runner.optim_wrapper.optimizer
+        n_params = sum(p.numel() for g in optimizer.param_groups
+                       for p in g['params'])
+        runner.logger.info(
+            'RouterTrainingHook: router phase from iteration '
+            f'{runner.iter if at_iter is None else at_iter}; '
+            'detectors frozen; '
+            f'{type(optimizer).__name__} (lr {optimizer.param_groups[0]["lr"]}'
+            f') over the router\'s {n_params} parameters; '
+            f'Delta = {self.delta:.6f} ({how})')
+
+    @staticmethod
+    def _drop_joint_logs(runner) -> None:
+        """Forget the joint phase's loss logs (``d1.*``, ``d2.*``,
+        ``grad_norm``) so the logger does not repeat their last values
+        during the router phase."""
+        scalars = runner.message_hub.log_scalars
+        for key in list(scalars):
+            name = key.split('/', 1)[-1]
+            if key.startswith('train/') and (name.startswith(('d1.', 'd2.'))
+                                             or name in ('loss', 'grad_norm')):
+                scalars.pop(key)
+
+    @torch.no_grad()
+    def dataset_differences(self, runner) -> List[float]:
+        """Per-image ``L1 - L2`` of the current model over the training set
+        (or its first ``delta_num_images`` images), gathered from all ranks.
+
+        Returns:
+            list[float]: One difference per training image, the same list on
+            every rank.
+        """
+        model = unwrap_cascade(runner.model)
+        loader = runner.train_dataloader
+        dataset = loader.dataset
+        num = len(dataset) if self.delta_num_images is None else min(
+            self.delta_num_images, len(dataset))
+        if num == 0:
+            raise ValueError('RouterTrainingHook: the training set is empty; '
+                             'Delta needs at least one image')
+        rank, world = get_rank(), get_world_size()
+        indices = list(range(rank, num, world))
+        pass_loader = DataLoader(
+            torch.utils.data.Subset(dataset, indices),
+            batch_size=loader.batch_size or 1,
+            shuffle=False,
+            num_workers=loader.num_workers,
+            collate_fn=loader.collate_fn)
+        was_training = model.training
+        model.eval()
+        local: List = []
+        bar = ProgressBar(num) if rank == 0 else None
+        for data in pass_loader:
+            data = model.data_preprocessor(data, True)
+            diffs = model.loss_differences(data['inputs'],
+                                           data['data_samples'])
+            for sample, diff in zip(data['data_samples'], diffs.tolist()):
+                key = sample.metainfo.get('img_id',
+                                          sample.metainfo.get('img_path'))
+                local.append((key, diff))
+            if bar is not None:
+                bar.update(len(diffs) * world)
+        if bar is not None:
+            print()
+        model.train(was_training)
+        gathered = all_gather_object(local) if world > 1 else [local]
+        by_image = {}
+        for part in gathered:
+            for key, diff in part:
+                by_image.setdefault(key, diff)
+        return [by_image[k] for k in sorted(by_image, key=str)]
+
+    # ------------------------------------------------------------------ hooks
+    def before_run(self, runner) -> None:
+        unwrap_cascade(runner.model)  # fail early with a clear message
+        if is_model_wrapper(runner.model) and not getattr(
+                runner.model, 'find_unused_parameters', True):
+            raise ValueError(
+                'RouterTrainingHook under DDP needs find_unused_parameters: '
+                'the router gets no gradient in the joint phase and the '
+                'detectors none in the router phase. Add '
+                '`find_unused_parameters = True` to the config (the configs '
+                'in configs/dynamicdet have it).')
+
+    def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
+        state = checkpoint.get(STATE_KEY)
+        self._loaded_state = state
+        if not getattr(runner, '_resume', False):
+            return  # load_from: model weights only, no optimizer state
+        meta = checkpoint.get('meta', {})
+        resumes_in_router = (
+            meta.get('iter', 0) >= self.switch_iter
+            if self.switch_iter is not None else
+            meta.get('epoch', 0) >= self.switch_epoch)
+        if not resumes_in_router:
+            return
+        if state is not None and state.get('phase') == 'router':
+            # the saved optimizer state is the router's: load it into the
+            # router optimizer, which has to exist before runner.resume
+            # loads it
+            self.history = list(state.get('history', []))
+            self._enter_router_phase(runner, state['delta'],
+                                     meta.get('iter'))
+        elif 'optimizer' in checkpoint:
+            checkpoint.pop('optimizer')
+            runner.logger.info(
+                'RouterTrainingHook: resuming the router phase from a '
+                'joint-phase checkpoint; its optimizer state belongs to the '
+                'joint optimizer and is not loaded')
+
+    def before_train(self, runner) -> None:
+        if self.in_router_phase or not self._past_switch(runner):
+            return
+        state = self._loaded_state
+        if state is not None and state.get('phase') == 'router':
+            self.history = list(state.get('history', []))
+            self._enter_router_phase(runner, state['delta'])
+        else:
+            self._enter_router_phase(runner, None)
+
+    def before_train_epoch(self, runner) -> None:
+        if self.switch_epoch is not None and not self.in_router_phase \
+                and self._past_switch(runner):
+            self._enter_router_phase(runner, None)
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch=None) -> None:
+        if self.switch_iter is not None and not self.in_router_phase \
+                and self._past_switch(runner):
+            self._enter_router_phase(runner, None)
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        if not self.in_router_phase:
+            return
+        model = unwrap_cascade(runner.model)
+        if self.delta_mode == 'running' and \
+                model.last_loss_diffs is not None:
+            local = model.last_loss_diffs.tolist()
+            parts = all_gather_object(local) \
+                if get_world_size() > 1 else [local]
+            for part in parts:
+                self.history.extend(part)
+            self._set_delta(runner, median(self.history))
+        runner.message_hub.update_scalar('train/router_delta', self.delta)
+
+    def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
+        checkpoint[STATE_KEY] = dict(
+            phase='router' if self.in_router_phase else 'joint',
+            delta=self.delta,
+            delta_mode=self.delta_mode,
+            history=list(self.history))

@@ -1,0 +1,63 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""From target latency to hard ratio k and threshold tau (exact values)."""
+import numpy as np
+import pytest
+
+from mmdet_dynamic.apis.variable_speed import (expected_latency,
+                                               hard_ratio_for_latency,
+                                               quantile_grid,
+                                               threshold_for_hard_ratio)
+
+# ten scores, deliberately unsorted
+SCORES = [0.55, 0.05, 0.95, 0.35, 0.75, 0.15, 0.85, 0.25, 0.65, 0.45]
+
+
+@pytest.mark.parametrize('target, k', [(10.0, 0.0), (12.5, 0.25),
+                                       (15.0, 0.5), (20.0, 1.0)])
+def test_hard_ratio_for_latency(target, k):
+    got, note = hard_ratio_for_latency(target, lat1=10.0, lat2=20.0)
+    assert got == pytest.approx(k) and note is None
+
+
+def test_target_outside_lat1_lat2_is_clipped_and_said():
+    k, note = hard_ratio_for_latency(8.0, 10.0, 20.0)
+    assert k == 0.0 and 'below lat1' in note and 'clipped' in note
+    k, note = hard_ratio_for_latency(30.0, 10.0, 20.0)
+    assert k == 1.0 and 'above lat2' in note and 'clipped' in note
+
+
+def test_lat2_not_above_lat1_is_an_error():
+    with pytest.raises(ValueError, match='must exceed lat1'):
+        hard_ratio_for_latency(15.0, 20.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    'k, tau, hard',
+    [
+        (0.0, 0.95, 0),  # the largest score: nothing above it
+        (0.3, 0.65, 3),  # 0.75, 0.85, 0.95 are hard
+        (0.25, 0.75, 2),  # floor(2.5) = 2: the budget is never exceeded
+        (0.5, 0.45, 5),
+        (0.9, 0.05, 9),
+        (1.0, 0.0, 10),  # every image hard
+    ])
+def test_threshold_for_hard_ratio_exact(k, tau, hard):
+    got = threshold_for_hard_ratio(SCORES, k)
+    assert got == tau
+    assert int((np.asarray(SCORES) > got).sum()) == hard
+
+
+def test_threshold_errors():
+    with pytest.raises(ValueError, match='no difficulty scores'):
+        threshold_for_hard_ratio([], 0.5)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        threshold_for_hard_ratio(SCORES, 1.5)
+
+
+def test_expected_latency_and_grid():
+    assert expected_latency(0.25, 10.0, 20.0) == 12.5
+    grid = quantile_grid(SCORES, 10.0, 20.0, ratios=(0.0, 0.3, 1.0))
+    assert [r['threshold'] for r in grid] == [0.95, 0.65, 0.0]
+    assert [r['realised_hard_ratio'] for r in grid] == [0.0, 0.3, 1.0]
+    assert [r['expected_latency'] for r in grid] == pytest.approx(
+        [10.0, 13.0, 20.0])

@@ -1,0 +1,155 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""tools/analysis_tools/router_threshold.py and dynamic_tradeoff.py on a
+tiny Dy-Faster R-CNN (4 raccoon test images at 128 px)."""
+import csv
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
+from ..conftest import PROJECT_ROOT, randomise_bn
+
+CONFIG = osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
+                  'dy-faster-rcnn_r18_fpn_joint-router_raccoon.py')
+
+
+def _tool(name):
+    path = osp.join(PROJECT_ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def _write_config(path, raccoon_coco, ann_file=None, num_images=4):
+    cfg = Config.fromfile(CONFIG)
+    for key in ('val', 'test'):
+        loader = cfg[f'{key}_dataloader']
+        ds = loader.dataset
+        ds.data_root = raccoon_coco['root']
+        ds.ann_file = ann_file or raccoon_coco['test']
+        ds.data_prefix = dict(img='images/')
+        ds.indices = num_images
+        for t in ds.pipeline:
+            if t['type'] == 'Resize':
+                t['scale'] = (128, 128)
+        loader.update(num_workers=0, persistent_workers=False)
+        cfg[f'{key}_evaluator'].ann_file = ann_file or raccoon_coco['test']
+    cfg.dump(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def tiny(raccoon_coco, tmp_path_factory):
+    """Config and checkpoint of an untrained cascade with varied BN."""
+    tmp = tmp_path_factory.mktemp('router_tools')
+    config = _write_config(tmp / 'tiny_dy.py', raccoon_coco)
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    randomise_bn(model)
+    ckpt = str(tmp / 'tiny_dy.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    return dict(config=config, ckpt=ckpt, tmp=tmp)
+
+
+def test_threshold_tool_hard_ratio(tiny, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--hard-ratio', '0.5', '--lat1', '10',
+        '--lat2', '20', '--out-dir', str(out)
+    ]) == 0
+    res = json.loads((out / 'tiny_dy_threshold.json').read_text())
+    assert len(res['scores']) == 4
+    assert res['k'] == 0.5
+    assert res['threshold'] == threshold_for_hard_ratio(res['scores'], 0.5)
+    assert res['realised_hard_ratio'] == 0.5
+    assert res['expected_latency_ms'] == 15.0
+    written = Config.fromfile(str(out / 'tiny_dy_threshold.py'))
+    assert written.model.test_cfg.threshold == res['threshold']
+    assert written.model.type == 'DynamicCascadeDetector'
+    printed = capsys.readouterr().out
+    assert '| hard ratio | threshold |' in printed  # the quantile grid
+    assert f"threshold={res['threshold']!r}" in printed  # --cfg-options
+
+
+def test_threshold_tool_clips_target_latency(tiny, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--target-latency', '5', '--lat1',
+        '10', '--lat2', '20', '--out-dir', str(out)
+    ]) == 0
+    assert 'below lat1' in capsys.readouterr().out
+    res = json.loads((out / 'tiny_dy_threshold.json').read_text())
+    assert res['k'] == 0.0 and res['realised_hard_ratio'] == 0.0
+
+
+def test_threshold_tool_measures_latency(tiny, tmp_path):
+    out = tmp_path / 'out'
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--hard-ratio', '1',
+        '--latency-images', '1', '--out-dir', str(out)
+    ]) == 0
+    res = json.loads((out / 'tiny_dy_threshold.json').read_text())
+    assert res['latency_source'] == 'measured'
+    assert res['lat1_ms'] > 0 and res['lat2_ms'] > 0
+    assert res['threshold'] == 0.0
+
+
+def test_threshold_tool_refuses_plain_detector(tmp_path, capsys):
+    out = tmp_path / 'out'
+    plain = osp.join(PROJECT_ROOT, 'configs', 'faster_rcnn',
+                     'faster-rcnn_r18_fpn_40i_raccoon.py')
+    assert _tool('router_threshold')(
+        [plain, 'none.pth', '--hard-ratio', '0.5', '--out-dir',
+         str(out)]) == 1
+    assert 'DynamicCascadeDetector' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_tools_refuse_empty_val_set(tiny, raccoon_coco, tmp_path, capsys):
+    empty = tmp_path / 'empty.json'
+    empty.write_text(
+        json.dumps(
+            dict(
+                images=[],
+                annotations=[],
+                categories=[dict(id=1, name='raccoon')])))
+    config = _write_config(tmp_path / 'empty_dy.py', raccoon_coco,
+                           str(empty))
+    out = tmp_path / 'out'
+    for tool, extra in (('router_threshold', ['--hard-ratio', '0.5']),
+                        ('dynamic_tradeoff', [])):
+        assert _tool(tool)([config, tiny['ckpt'], '--out-dir',
+                            str(out)] + extra) == 1
+        assert 'has no images' in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_tradeoff_tool_writes_table_and_plot(tiny, tmp_path):
+    out = tmp_path / 'tradeoff'
+    assert _tool('dynamic_tradeoff')([
+        tiny['config'], tiny['ckpt'], '--out-dir',
+        str(out), '--ratios', '0', '0.5', '1', '--random-seeds', '2'
+    ]) == 0
+    with open(out / 'tradeoff.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r['hard_ratio']) for r in rows] == [0.0, 0.5, 1.0]
+    assert {'latency_ms', 'bbox_mAP', 'random_bbox_mAP'} <= set(rows[0])
+    res = json.loads((out / 'tradeoff.json').read_text())
+    first, last = res['rows'][0], res['rows'][-1]
+    # hard ratio 0 and 1 are the same split for the router and at random
+    assert first['bbox_mAP'] == first['random_bbox_mAP']
+    assert last['bbox_mAP'] == last['random_bbox_mAP']
+    assert first['latency_ms'] == pytest.approx(res['lat1_ms'])
+    assert last['latency_ms'] == pytest.approx(res['lat2_ms'])
+    png = (out / 'tradeoff.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'
+    import matplotlib.image
+    assert matplotlib.image.imread(str(out / 'tradeoff.png')).shape[2] in (
+        3, 4)
