@@ -9,7 +9,9 @@
 #   * mmcv 2.1.0 has no wheel for torch 2.13: it is compiled with ops
 #     (MMCV_WITH_OPS=1, --no-build-isolation, ninja) against the installed torch;
 #   * torch is installed as 2.13.0 (CPU) before anything that depends on it, so no
-#     resolver step pulls a CUDA build.
+#     resolver step pulls a CUDA build;
+#   * openmim is installed without opendatalab/openxlab, which would downgrade
+#     setuptools to 60.
 # Environment: VENV (default ./.venv), PYTHON (default python3.11 or python3),
 # MAX_JOBS (compile jobs, default: number of cores).
 set -euo pipefail
@@ -34,7 +36,7 @@ fi
 PY="$VENV/bin/python"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_value)" ] \
-    && "$PY" -c "import mmcv.ops, mmdet, mmengine, pycocotools, mmdet_dynamic" 2>/dev/null; then
+    && "$PY" -c "import mmcv.ops, mmdet, mmengine, pycocotools, mim, mmdet_dynamic" 2>/dev/null; then
     log "environment up to date ($VENV)"
     exit 0
 fi
@@ -56,6 +58,10 @@ fi
 
 log "mmengine, mmdet, pycocotools, test tools"
 "${PIP[@]}" -q --no-build-isolation -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+
+log "openmim (mim train/test; its download-only dependencies left out)"
+"${PIP[@]}" -q -r "$ROOT/requirements/mim.txt"
+"${PIP[@]}" -q --no-deps "openmim==0.3.9"
 
 log "mmdet_dynamic (editable)"
 "${PIP[@]}" -q --no-build-isolation --no-deps -e "$ROOT"

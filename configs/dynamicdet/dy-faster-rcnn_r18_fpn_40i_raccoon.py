@@ -9,3 +9,6 @@ model = dict(
     detector={{_base_.model}},
     share_heads=True,
     test_cfg=dict(threshold=0.5))
+# Under DDP some parameters get no gradient in each phase (the router in the
+# joint phase, both detectors in the router phase).
+find_unused_parameters = True

@@ -37,3 +37,6 @@ model = dict(
     share_heads=False,
     test_cfg=dict(threshold=0.5))
 optim_wrapper = dict(optimizer=dict(lr=0.005))
+# Under DDP some parameters get no gradient in each phase (the router in the
+# joint phase, both detectors in the router phase).
+find_unused_parameters = True

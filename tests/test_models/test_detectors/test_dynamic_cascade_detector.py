@@ -323,3 +323,26 @@ def test_stage_adapters_of_supported_backbones(backbone, batch4):
     for a, b in zip(cascaded, reference):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert len(results) == 4
+
+
+def test_sync_bn_falls_back_to_bn_without_cuda(batch4, monkeypatch):
+    from mmdet_dynamic.models.detectors import dynamic_cascade_detector
+    if torch.cuda.is_available():
+        pytest.skip('with CUDA SyncBN is kept')
+    messages = []
+    monkeypatch.setattr(dynamic_cascade_detector, 'print_log',
+                        lambda msg, *a, **k: messages.append(msg))
+    cfg = copy.deepcopy(load_cfg(FASTER).model)
+    cfg.detector.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
+    model = MODELS.build(cfg)
+    assert any('SyncBN needs CUDA' in m for m in messages)
+    assert not any(
+        isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+    assert isinstance(model.detector1.backbone.bn1,
+                      torch.nn.modules.batchnorm._BatchNorm)
+    # shared heads stay shared, and a training step runs
+    assert model.detector2.roi_head is model.detector1.roi_head
+    data = preprocess(model.train(), batch4, True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert all(torch.isfinite(v).all() for k, v in losses.items()
+               if 'loss' in k and isinstance(v, torch.Tensor))
