@@ -9,39 +9,15 @@ this set); a random router sends a random set of the same size. AP comes
 from ``CocoMetric.compute_metrics`` on the chosen predictions; latency is
 the mean over images of the measured time of the route each image takes.
 """
-import contextlib
-import copy
 import csv
-import io
 import json
-import logging
 from typing import Dict, List, Sequence
 
 import numpy as np
-from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
+from .coco_eval import evaluate
 from .variable_speed import DEFAULT_RATIOS, num_hard, timed_route
-
-
-def build_coco_metric(cfg, split: str, dataset_meta: Dict):
-    """mmdet's ``CocoMetric`` from ``{split}_evaluator``.
-
-    Raises:
-        ValueError: If the evaluator is not (or does not contain) one.
-    """
-    from mmdet.registry import METRICS
-    ev = cfg.get(f'{split}_evaluator')
-    cfgs = ev if isinstance(ev, (list, tuple)) else [ev]
-    for one in cfgs:
-        if one and str(one.get('type', '')).split('.')[-1] == 'CocoMetric':
-            one = copy.deepcopy(one)
-            one['format_only'] = False
-            metric = METRICS.build(one)
-            metric.dataset_meta = dataset_meta
-            return metric
-    raise ValueError(f'{split}_evaluator has no CocoMetric (got {ev}); the '
-                     'trade-off is measured with COCO AP')
 
 
 def collect_route_records(model, loader, metric,
@@ -71,21 +47,6 @@ def collect_route_records(model, loader, metric,
     for key in ('scores', 'time_easy', 'time_hard'):
         rec[key] = np.asarray(rec[key], dtype=np.float64)
     return rec
-
-
-def evaluate(metric, results: Sequence) -> Dict[str, float]:
-    """``metric.compute_metrics`` without its console output."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            out = metric.compute_metrics(list(results))
-    finally:
-        logger.setLevel(level)
-    # CocoMetric returns no AP at all when no image has a detection
-    names = [f'{m}_{k}' for m in metric.metrics for k in ('mAP', 'mAP_50')]
-    return {**{n: 0.0 for n in names}, **{k: float(v) for k, v in out.items()}}
 
 
 def _pick(rec: Dict, hard: np.ndarray):

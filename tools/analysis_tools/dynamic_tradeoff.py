@@ -53,8 +53,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmdet_dynamic.apis.dynamic_tradeoff import (build_coco_metric,
-                                                     collect_route_records,
+    from mmdet_dynamic.apis.coco_eval import build_coco_metric
+    from mmdet_dynamic.apis.dynamic_tradeoff import (collect_route_records,
                                                      format_table,
                                                      plot_tradeoff,
                                                      tradeoff_table,

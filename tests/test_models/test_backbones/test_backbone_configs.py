@@ -14,6 +14,7 @@ from ...train_utils import train_steps
     'rsanet/rsanet_lcnet_rsafpn_40i_raccoon.py',
     'detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py',
     'detnas/faster-rcnn_detnas-300m_fpn_40i_raccoon.py',
+    'detnas/retinanet_shufflenetv2-supernet-small_fpn_40i_raccoon.py',
 ])
 def test_backbone_config_trains_one_step(config, raccoon_coco, tmp_path):
     result = train_steps(config, raccoon_coco, str(tmp_path), scale=96)
