@@ -1,22 +1,28 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Latency of the dynamic cascade against the hard ratio (CPU).
 
-    .venv/bin/python benchmarks/dynamic_latency.py   # about 10 min on 2 cores
+    make demo   # optional: trained Dy-Faster R-CNN weights (used if present)
+    .venv/bin/python benchmarks/dynamic_latency.py   # about 7.5 min on 2 cores
 
-For each model (Dy-Faster R-CNN R-18 FPN and Dy-YOLO with E-ELAN tiny, the
-raccoon configs) at 320 x 320 px and batch sizes 1 and 8, it measures:
+For each model (Dy-Faster R-CNN R-18 FPN, the `make demo` config, and
+Dy-YOLO with E-ELAN tiny) at 320 x 320 px and batch sizes 1 and 8, it
+measures:
 
 * ``lat1``: detector 1 built as a plain mmdet detector (``model.detector``
-  of the config, no cascade, no router);
-* the cascade's latency at hard ratios 0, 0.25, 0.5, 0.75, 1, the routing
-  threshold being set per batch so that exactly that share of images goes
-  hard; ``lat2`` is the ratio-1 latency;
+  of the config, no cascade, no router), with detector 1's weights;
+* the cascade's latency at hard ratios 0, 0.25, 0.5, 0.75, 1, with one
+  routing threshold for all images that sends exactly that share of them
+  hard (batches then mix routes); ``lat2`` is the ratio-1 latency;
 
 and prints, per image, the measured latency, the linear model
 ``(1 - k) lat1 + k lat2`` and their ratio (goal: within 5 %), and at ratio 0
-the overhead over the plain detector (goal: <= 1.03x). Images are the
-bundled raccoon test images (``make data`` first). It prints measured
-ratios; it asserts nothing.
+the overhead over the plain detector (goal: <= 1.03x). The variants are
+timed in turns (plain, ratio 0, ..., ratio 1, then again, in a rotated
+order), so slow drifts of a shared machine hit all of them alike; each
+figure is the median over ``--repeats`` turns. Models use trained weights
+when a checkpoint exists (``--checkpoints``), otherwise fresh weights.
+Images are the bundled raccoon test images (``make data`` first). It prints
+measured ratios; it asserts nothing.
 """
 import argparse
 import copy
@@ -30,6 +36,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
 import mmdet_dynamic  # noqa: F401
 from mmdet.registry import DATASETS, MODELS
@@ -37,10 +44,11 @@ from mmdet.registry import DATASETS, MODELS
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS_TO_RUN = {
     'Dy-Faster R-CNN (R-18 FPN)':
-    'configs/dynamicdet/dy-faster-rcnn_r18_fpn_40i_raccoon.py',
+    'configs/dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py',
     'Dy-YOLO (E-ELAN tiny + YOLOX head)':
     'configs/dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py',
 }
+DEFAULT_CHECKPOINTS = ['work_dirs/demo/iter_120.pth', 'none']
 
 
 def load_images(size: int, num: int):
@@ -72,56 +80,65 @@ def batches(model, samples, batch_size):
     return out
 
 
-def timed(fn, data, repeats: int) -> float:
-    """Median over repeats of the seconds per image for one pass."""
+def timed_in_turns(fns, data, repeats: int):
+    """Median over ``repeats`` turns of the seconds per image of each
+    function in ``fns`` (dict name -> fn); every turn runs each function
+    over all of ``data``, in an order rotated from turn to turn."""
     num = sum(len(d['data_samples']) for d in data)
-    runs = []
+    names = list(fns)
+    runs = {name: [] for name in names}
     with torch.no_grad():
-        fn(data[0])  # warm-up
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for d in data:
-                fn(d)
-            runs.append((time.perf_counter() - start) / num)
-    return statistics.median(runs)
+        for name in names:  # warm-up
+            fns[name](data[0])
+        for turn in range(repeats):
+            shift = turn % len(names)
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                for d in data:
+                    fns[name](d)
+                runs[name].append((time.perf_counter() - start) / num)
+    return {name: statistics.median(r) for name, r in runs.items()}
 
 
 def thresholds_for(model, data, ratio: float):
-    """Per batch, a threshold that sends round(ratio * n) images hard."""
-    out = []
+    """One threshold for the whole set (every batch) that sends exactly
+    round(ratio * N) of its N images hard: at batch 1 too, where a
+    per-batch rule could only send 0 or 1 image hard."""
     with torch.no_grad():
-        for d in data:
-            _, out1 = model.backbone1(d['inputs'])
-            phi = model.router(out1).sort().values.tolist()
-            n = len(phi)
-            k = round(ratio * n)
-            if k == 0:
-                out.append(1.0)
-            elif k == n:
-                out.append(0.0)
-            else:  # between the (n-k-1)-th and (n-k)-th smallest score
-                out.append((phi[n - k - 1] + phi[n - k]) / 2)
-    return out
+        phi = sorted(score for d in data for score in model.router(
+            model.backbone1(d['inputs'])[1]).tolist())
+    n = len(phi)
+    k = round(ratio * n)
+    if k == 0:
+        tau = 1.0
+    elif k == n:
+        tau = 0.0
+    else:  # between the (n-k-1)-th and (n-k)-th smallest score
+        tau = (phi[n - k - 1] + phi[n - k]) / 2
+    return [tau] * len(data)
 
 
-def run(name, config, args, images):
+def run(name, config, checkpoint, args, images):
     cfg = Config.fromfile(osp.join(ROOT, config))
     torch.manual_seed(0)
     cascade = MODELS.build(copy.deepcopy(cfg.model))
     cascade.init_weights()
+    trained = checkpoint not in (None, 'none') and osp.isfile(checkpoint)
+    if trained:
+        load_checkpoint(cascade, checkpoint, map_location='cpu')
+    else:
+        with torch.no_grad():  # spread the fresh router's scores
+            cascade.router.fc2.weight.mul_(50)
     cascade.eval()
-    with torch.no_grad():  # spread the fresh router's scores
-        cascade.router.fc2.weight.mul_(50)
-    plain_cfg = copy.deepcopy(cfg.model.detector)
-    plain = MODELS.build(plain_cfg)
+    plain = MODELS.build(copy.deepcopy(cfg.model.detector))
     plain.load_state_dict(cascade.detector1.state_dict())
     plain.eval()
     rows = []
     for bs in args.batch_sizes:
         data = batches(cascade, images, bs)
-        lat1 = timed(lambda d: plain.predict(d['inputs'], d['data_samples']),
-                     data, args.repeats)
-        lats = {}
+        fns = {
+            'plain': lambda d: plain.predict(d['inputs'], d['data_samples'])
+        }
         for ratio in args.ratios:
             taus = {
                 id(d): tau
@@ -132,11 +149,14 @@ def run(name, config, args, images):
                 cascade.set_threshold(taus[id(d)])
                 return cascade.predict(d['inputs'], d['data_samples'])
 
-            lats[ratio] = timed(predict, data, args.repeats)
+            fns[ratio] = predict
+        lats = timed_in_turns(fns, data, args.repeats)
+        lat1 = lats['plain']
         lat2 = lats[max(args.ratios)]
         for ratio in args.ratios:
             expected = (1 - ratio) * lat1 + ratio * lat2
-            rows.append((name, bs, ratio, lats[ratio], lat1, lat2, expected))
+            rows.append((name, trained, bs, ratio, lats[ratio], lat1, lat2,
+                         expected))
     return rows
 
 
@@ -146,8 +166,14 @@ def main():
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8])
     parser.add_argument(
         '--ratios', type=float, nargs='+', default=[0, 0.25, 0.5, 0.75, 1])
-    parser.add_argument('--num-images', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--num-images', type=int, default=16)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--checkpoints',
+        nargs=2,
+        default=DEFAULT_CHECKPOINTS,
+        help='weights of the two models (Dy-Faster, Dy-YOLO); "none" or a '
+        'missing file: fresh weights')
     parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -156,16 +182,17 @@ def main():
     images = load_images(args.size, args.num_images)
     print(f'CPU, {args.threads} threads, {args.size} px, '
           f'{args.num_images} raccoon test images, median of '
-          f'{args.repeats} passes; latency in ms per image\n')
-    print('| model | batch | hard ratio | measured | (1-k) lat1 + k lat2 | '
-          'measured / linear | measured / plain detector 1 |')
-    print('|---|---|---|---|---|---|---|')
-    for name, config in MODELS_TO_RUN.items():
-        for row in run(name, config, args, images):
-            name_, bs, ratio, lat, lat1, lat2, expected = row
-            print(f'| {name_} | {bs} | {ratio:.2f} | {lat * 1e3:.1f} | '
-                  f'{expected * 1e3:.1f} | {lat / expected:.3f} | '
-                  f'{lat / lat1:.3f} |', flush=True)
+          f'{args.repeats} turns; latency in ms per image\n')
+    print('| model | weights | batch | hard ratio | measured | '
+          '(1-k) lat1 + k lat2 | measured / linear | '
+          'measured / plain detector 1 |')
+    print('|---|---|---|---|---|---|---|---|')
+    for (name, config), ckpt in zip(MODELS_TO_RUN.items(), args.checkpoints):
+        for row in run(name, config, ckpt, args, images):
+            name_, trained, bs, ratio, lat, lat1, lat2, expected = row
+            print(f"| {name_} | {'trained' if trained else 'fresh'} | {bs} | "
+                  f'{ratio:.2f} | {lat * 1e3:.1f} | {expected * 1e3:.1f} | '
+                  f'{lat / expected:.3f} | {lat / lat1:.3f} |', flush=True)
 
 
 if __name__ == '__main__':

@@ -283,6 +283,7 @@ def test_mask_rcnn_gives_masks(raccoon_coco):
     ('dy-faster-rcnn_r50_fpn_1x_coco.py', 'FasterRCNN', True),
     ('dy-mask-rcnn_r50_fpn_1x_coco.py', 'MaskRCNN', True),
     ('dy-yolox_eelan-l_300e_coco.py', 'YOLOX', False),
+    ('dy-yolox_eelan-l_router-2e_coco.py', 'YOLOX', False),
 ])
 def test_coco_configs_build_from_scratch(name, detector, shared):
     cfg = load_cfg(name)
