@@ -216,3 +216,18 @@ def test_check_router_hook_accepts_dynamic_config():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RouterTrainingHook(**kwargs)
+
+
+def test_switch_epoch_with_epoch_based_loop(raccoon_coco, tmp_path):
+    cfg = tiny_config(CONFIG, raccoon_coco, str(tmp_path), num_images=4)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3,
+                         val_interval=10)
+    cfg.log_processor = dict(by_epoch=True)
+    cfg.custom_hooks = [dict(type='RouterTrainingHook', switch_epoch=2)]
+    runner = Runner.from_cfg(cfg)
+    probe = _Probe()
+    runner.register_hook(probe, priority='LOW')
+    runner.train()
+    # one iteration per epoch (4 images, batch 4): epochs 0, 1 joint, 2 router
+    assert probe.phases == ['joint', 'joint', 'router']
+    assert isinstance(runner.optim_wrapper.optimizer, torch.optim.AdamW)
