@@ -39,6 +39,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmdet_dynamic  # noqa: F401
+from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
 from mmdet.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -100,22 +101,16 @@ def timed_in_turns(fns, data, repeats: int):
     return {name: statistics.median(r) for name, r in runs.items()}
 
 
-def thresholds_for(model, data, ratio: float):
-    """One threshold for the whole set (every batch) that sends exactly
-    round(ratio * N) of its N images hard: at batch 1 too, where a
+def threshold_for(model, data, ratio: float) -> float:
+    """One threshold for the whole set (every batch) that sends
+    floor(ratio * N) of its N images hard: at batch 1 too, where a
     per-batch rule could only send 0 or 1 image hard."""
     with torch.no_grad():
-        phi = sorted(score for d in data for score in model.router(
-            model.backbone1(d['inputs'])[1]).tolist())
-    n = len(phi)
-    k = round(ratio * n)
-    if k == 0:
-        tau = 1.0
-    elif k == n:
-        tau = 0.0
-    else:  # between the (n-k-1)-th and (n-k)-th smallest score
-        tau = (phi[n - k - 1] + phi[n - k]) / 2
-    return [tau] * len(data)
+        phi = [
+            score for d in data for score in model.router(
+                model.backbone1(d['inputs'])[1]).tolist()
+        ]
+    return threshold_for_hard_ratio(phi, ratio)
 
 
 def run(name, config, checkpoint, args, images):
@@ -140,13 +135,10 @@ def run(name, config, checkpoint, args, images):
             'plain': lambda d: plain.predict(d['inputs'], d['data_samples'])
         }
         for ratio in args.ratios:
-            taus = {
-                id(d): tau
-                for d, tau in zip(data, thresholds_for(cascade, data, ratio))
-            }
+            tau = threshold_for(cascade, data, ratio)
 
-            def predict(d, taus=taus):
-                cascade.set_threshold(taus[id(d)])
+            def predict(d, tau=tau):
+                cascade.set_threshold(tau)
                 return cascade.predict(d['inputs'], d['data_samples'])
 
             fns[ratio] = predict

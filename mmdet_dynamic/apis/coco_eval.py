@@ -6,9 +6,28 @@ import contextlib
 import copy
 import io
 import logging
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 from mmengine.logging import MMLogger
+
+AP_KEYS = ('mAP', 'mAP_50')
+
+
+def ap_names(metric, keys: Sequence[str] = AP_KEYS) -> List[str]:
+    """``bbox_mAP``, ``bbox_mAP_50`` (and ``segm_...``) for the metric's
+    tasks."""
+    return [f'{m}_{k}' for m in metric.metrics for k in keys]
+
+
+def coco_results(metric, samples: Sequence) -> List:
+    """The per-image results ``metric.process`` makes of ``samples``
+    (``DetDataSample`` predictions), taken back out of ``metric.results``
+    so they can be scored in any combination with :func:`evaluate`."""
+    start = len(metric.results)
+    metric.process({}, [s.to_dict() for s in samples])
+    out = metric.results[start:]
+    del metric.results[start:]
+    return out
 
 
 def build_coco_metric(cfg, split: str, dataset_meta: Dict):
@@ -42,5 +61,7 @@ def evaluate(metric, results: Sequence) -> Dict[str, float]:
     finally:
         logger.setLevel(level)
     # CocoMetric returns no AP at all when no image has a detection
-    names = [f'{m}_{k}' for m in metric.metrics for k in ('mAP', 'mAP_50')]
-    return {**{n: 0.0 for n in names}, **{k: float(v) for k, v in out.items()}}
+    return {
+        **{n: 0.0 for n in ap_names(metric)},
+        **{k: float(v) for k, v in out.items()}
+    }

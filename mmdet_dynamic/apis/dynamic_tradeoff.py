@@ -16,8 +16,9 @@ from typing import Dict, List, Sequence
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from .coco_eval import evaluate
-from .variable_speed import DEFAULT_RATIOS, num_hard, timed_route
+from .coco_eval import AP_KEYS, ap_names, coco_results, evaluate
+from .variable_speed import (DEFAULT_RATIOS, num_hard,
+                             threshold_for_hard_ratio, timed_route)
 
 
 def collect_route_records(model, loader, metric,
@@ -34,9 +35,7 @@ def collect_route_records(model, loader, metric,
     for data in loader:
         for route in ('easy', 'hard'):
             samples, seconds = timed_route(model, data, route)
-            metric.process({}, [s.to_dict() for s in samples])
-            rec[route].extend(metric.results[-len(samples):])
-            del metric.results[-len(samples):]
+            rec[route].extend(coco_results(metric, samples))
             rec[f'time_{route}'].extend([seconds * 1000 / len(samples)] *
                                         len(samples))
         rec['scores'].extend(s.metainfo['difficulty_score'] for s in samples)
@@ -61,7 +60,7 @@ def tradeoff_table(rec: Dict,
                    metric,
                    ratios: Sequence[float] = DEFAULT_RATIOS,
                    random_seeds: int = 3,
-                   keys: Sequence[str] = ('mAP', 'mAP_50'),
+                   keys: Sequence[str] = AP_KEYS,
                    progress: bool = True) -> List[Dict]:
     """One row per hard ratio: threshold, realised hard share, latency and
     AP for the router, and AP (mean over ``random_seeds`` splits) for a
@@ -69,7 +68,7 @@ def tradeoff_table(rec: Dict,
     scores = rec['scores']
     n = len(scores)
     order = np.argsort(-scores, kind='stable')
-    names = [f'{m}_{k}' for m in metric.metrics for k in keys]
+    names = ap_names(metric, keys)
     rows = []
     bar = ProgressBar(len(ratios)) if progress else None
     for k in ratios:
@@ -80,7 +79,7 @@ def tradeoff_table(rec: Dict,
         ap = evaluate(metric, results)
         row = dict(
             hard_ratio=float(k),
-            threshold=float(np.sort(scores)[n - m - 1]) if m < n else 0.0,
+            threshold=threshold_for_hard_ratio(scores, k),
             realised_hard_ratio=m / n,
             latency_ms=latency)
         row.update({name: ap[name] for name in names})

@@ -67,10 +67,7 @@ def block_cost_table(search_space: str,
         fixed = total - table.sum()
         return fixed / 1e6, table / 1e6
     from mmengine.analysis import FlopAnalyzer
-    names = {id(block): None for block in net.blocks}
-    for name, module in net.named_modules():
-        if id(module) in names:
-            names[id(module)] = name
+    names = {id(module): name for name, module in net.named_modules()}
     x = torch.zeros(1, 3, input_size, input_size)
     fixed = None
     for c in range(len(CHOICES)):
@@ -190,15 +187,12 @@ class DetectionScorer:
 
     @torch.no_grad()
     def __call__(self, arch: Sequence[int]) -> float:
-        from .coco_eval import evaluate
+        from .coco_eval import coco_results, evaluate
         self.model.backbone.set_path(list(arch))
         self.recalibrate_bn()
         results = []
         for data in self.held:
-            samples = self.model.test_step(data)
-            self.metric.process({}, [s.to_dict() for s in samples])
-            results.extend(self.metric.results)
-            self.metric.results.clear()
+            results += coco_results(self.metric, self.model.test_step(data))
         return evaluate(self.metric, results)['bbox_mAP']
 
 
@@ -376,8 +370,9 @@ class EvolutionSearch:
                     bar.update()
             if bar is not None:
                 print()
-            self.history.append(self.top())
-            best = self.top()[0]
+            top = self.top()
+            self.history.append(top)
+            best = top[0]
             log(f'generation {self.generation + 1}: best {best} score '
                 f"{self.scored[best]['score']:.4f} cost "
                 f"{self.scored[best]['cost']:.2f}")

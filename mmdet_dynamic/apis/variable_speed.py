@@ -158,7 +158,6 @@ def load_cascade(config: str,
     from mmengine.runner import load_checkpoint
 
     from mmdet.registry import MODELS
-    from ..engine.hooks.router_training_hook import unwrap_cascade
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -169,7 +168,6 @@ def load_cascade(config: str,
             f'{what} needs a DynamicCascadeDetector config; {config} builds '
             f'a {model_type!r}. Use a config from configs/dynamicdet.')
     model = MODELS.build(copy.deepcopy(cfg.model))
-    unwrap_cascade(model, what)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu',
                         logger='current')

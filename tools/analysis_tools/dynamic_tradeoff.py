@@ -53,7 +53,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmdet_dynamic.apis.coco_eval import build_coco_metric
+    from mmdet_dynamic.apis.coco_eval import ap_names, build_coco_metric
     from mmdet_dynamic.apis.dynamic_tradeoff import (collect_route_records,
                                                      format_table,
                                                      plot_tradeoff,
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     print(f'AP at {len(ratios)} hard ratios (router, and '
           f'{args.random_seeds} random splits each):')
     rows = tradeoff_table(rec, metric, ratios, args.random_seeds)
-    names = [f'{m}_{k}' for m in metric.metrics for k in ('mAP', 'mAP_50')]
+    names = ap_names(metric)
 
     os.makedirs(out_dir, exist_ok=True)
     files = [osp.join(out_dir, f'tradeoff.{ext}')

@@ -20,6 +20,8 @@ import os
 import os.path as osp
 import sys
 
+import numpy as np
+
 from mmdet_dynamic.apis.variable_speed import add_model_arguments
 
 
@@ -102,8 +104,7 @@ def main(argv=None) -> int:
 
     realised = float((scores > tau).mean())
     print(f'\nscores: n={len(scores)}, min {scores.min():.4f}, median '
-          f'{float(sorted(scores)[len(scores) // 2]):.4f}, max '
-          f'{scores.max():.4f}')
+          f'{float(np.median(scores)):.4f}, max {scores.max():.4f}')
     print(f'lat1 (easy route) {lat1:.1f} ms, lat2 (hard route) {lat2:.1f} '
           f'ms ({source})\n')
     print(format_grid(quantile_grid(scores, lat1, lat2)))

@@ -189,6 +189,18 @@ class RouterTrainingHook(Hook):
             f') over the router\'s {n_params} parameters; '
             f'Delta = {self.delta:.6f} ({how})')
 
+    def _loaded_router_state(self) -> bool:
+        """Whether the loaded checkpoint was saved in the router phase."""
+        return (self._loaded_state or {}).get('phase') == 'router'
+
+    def _enter_from_loaded_state(self,
+                                 runner,
+                                 at_iter: Optional[int] = None) -> None:
+        """Re-enter the router phase with the checkpoint's Delta and
+        running history (no new Delta pass)."""
+        self.history = list(self._loaded_state.get('history', []))
+        self._enter_router_phase(runner, self._loaded_state['delta'], at_iter)
+
     @staticmethod
     def _drop_joint_logs(runner) -> None:
         """Forget the joint phase's loss logs (``d1.*``, ``d2.*``,
@@ -263,8 +275,7 @@ class RouterTrainingHook(Hook):
                 'in configs/dynamicdet have it).')
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
-        state = checkpoint.get(STATE_KEY)
-        self._loaded_state = state
+        self._loaded_state = checkpoint.get(STATE_KEY)
         if not getattr(runner, '_resume', False):
             return  # load_from: model weights only, no optimizer state
         meta = checkpoint.get('meta', {})
@@ -274,13 +285,11 @@ class RouterTrainingHook(Hook):
             meta.get('epoch', 0) >= self.switch_epoch)
         if not resumes_in_router:
             return
-        if state is not None and state.get('phase') == 'router':
+        if self._loaded_router_state():
             # the saved optimizer state is the router's: load it into the
             # router optimizer, which has to exist before runner.resume
             # loads it
-            self.history = list(state.get('history', []))
-            self._enter_router_phase(runner, state['delta'],
-                                     meta.get('iter'))
+            self._enter_from_loaded_state(runner, meta.get('iter'))
         elif 'optimizer' in checkpoint:
             checkpoint.pop('optimizer')
             runner.logger.info(
@@ -291,10 +300,8 @@ class RouterTrainingHook(Hook):
     def before_train(self, runner) -> None:
         if self.in_router_phase or not self._past_switch(runner):
             return
-        state = self._loaded_state
-        if state is not None and state.get('phase') == 'router':
-            self.history = list(state.get('history', []))
-            self._enter_router_phase(runner, state['delta'])
+        if self._loaded_router_state():
+            self._enter_from_loaded_state(runner)
         else:
             self._enter_router_phase(runner, None)
 

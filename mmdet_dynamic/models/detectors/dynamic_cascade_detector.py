@@ -436,16 +436,14 @@ class DynamicCascadeDetector(BaseDetector):
         easy_idx = (~hard).nonzero().flatten()
         hard_idx = hard.nonzero().flatten()
         if len(easy_idx):
-            self._predict_subset(self.detector1, batch_inputs, out1,
+            inputs, out1 = self._take(batch_inputs, out1, easy_idx)
+            self._predict_subset(self.detector1, inputs, out1,
                                  batch_data_samples, easy_idx, rescale)
         if len(hard_idx):
-            del out1
             inputs, feats1 = self._take(batch_inputs, feats1, hard_idx)
             out2 = self.backbone2(inputs, feats1)
-            del feats1
-            self._predict_subset(self.detector2, batch_inputs, out2,
-                                 batch_data_samples, hard_idx, rescale,
-                                 feats_taken=True)
+            self._predict_subset(self.detector2, inputs, out2,
+                                 batch_data_samples, hard_idx, rescale)
         return batch_data_samples
 
     @staticmethod
@@ -457,18 +455,10 @@ class DynamicCascadeDetector(BaseDetector):
             return inputs, list(feats)
         return inputs[idx], [f[idx] for f in feats]
 
-    def _predict_subset(self,
-                        detector,
-                        inputs,
-                        feats,
-                        samples,
-                        idx,
-                        rescale,
-                        feats_taken: bool = False) -> None:
-        if feats_taken:
-            inputs = self._take(inputs, [], idx)[0]
-        else:
-            inputs, feats = self._take(inputs, feats, idx)
+    def _predict_subset(self, detector, inputs, feats, samples, idx,
+                        rescale) -> None:
+        """Predict the images ``idx`` of ``samples`` (``inputs`` and
+        ``feats`` are already theirs) with ``detector``."""
         subset = [samples[i] for i in idx.tolist()]
         with self._features(detector, feats) as det:
             # the detector writes pred_instances into the same sample objects
