@@ -12,6 +12,26 @@ BALLOON_ROOT = os.environ.get(
                             'balloon'))
 
 
+def free_port() -> int:
+    """A free local TCP port (for a distributed test's rendezvous)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tool_main(path: str):
+    """The ``main`` function of the script ``tools/<path>`` (tools are
+    scripts, not an importable package)."""
+    import importlib.util
+    full = osp.join(PROJECT_ROOT, 'tools', path)
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, full)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def randomise_bn(model, seed: int = 0, affine: bool = False) -> None:
     """Give every BatchNorm2d of ``model`` trained-looking statistics
     (fresh BN in eval mode is the identity), reproducibly from ``seed``;

@@ -8,7 +8,6 @@ this package's configs unchanged.
 """
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -17,21 +16,15 @@ import torch
 from mmengine.config import Config
 
 from mmdet_dynamic.utils import mmdet_tool_path
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, free_port
 from ..train_utils import tiny_config
 
 DY_FASTER = 'dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py'
 SUPERNET = 'detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _run(cmd, timeout=900, extra_env=None):
-    port = str(_free_port())
+    port = str(free_port())
     env = dict(os.environ, PYTHON=sys.executable, PORT=port,
                MASTER_PORT=port, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1',
                **(extra_env or {}))
@@ -185,7 +178,7 @@ def test_mim_train_and_test_with_two_processes(raccoon_coco, tmp_path):
                      custom_hooks=[
                          dict(type='RouterTrainingHook', switch_iter=1)
                      ])
-    port = str(_free_port())
+    port = str(free_port())
     rc, out = _run([
         mim, 'train', 'mmdet', config, '--launcher', 'pytorch', '--gpus',
         '2', '--port', port, '--work-dir', str(tmp_path)

@@ -2,7 +2,6 @@
 """tools/analysis_tools/router_threshold.py and dynamic_tradeoff.py on a
 tiny Dy-Faster R-CNN (4 raccoon test images at 128 px)."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 
@@ -12,18 +11,14 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
-from ..conftest import PROJECT_ROOT, randomise_bn
+from ..conftest import PROJECT_ROOT, randomise_bn, tool_main
 
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
                   'dy-faster-rcnn_r18_fpn_joint-router_raccoon.py')
 
 
 def _tool(name):
-    path = osp.join(PROJECT_ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_main(f'analysis_tools/{name}.py')
 
 
 def _write_config(path, raccoon_coco, ann_file=None, num_images=4):

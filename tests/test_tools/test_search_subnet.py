@@ -1,6 +1,5 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """tools/search_subnet.py: a tiny DetNAS search on the bundled data."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -12,7 +11,7 @@ from mmengine.runner import Runner
 from mmdet.registry import MODELS
 from mmdet_dynamic.apis.subnet_search import (EvolutionSearch, arch_cost,
                                               block_cost_table)
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, tool_main
 from ..train_utils import tiny_config
 
 SUPERNET = osp.join(
@@ -22,11 +21,7 @@ SIZE = 64  # FLOPs input size of the tiny search
 
 
 def _main():
-    path = osp.join(PROJECT_ROOT, 'tools', 'search_subnet.py')
-    spec = importlib.util.spec_from_file_location('search_subnet', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_main('search_subnet.py')
 
 
 @pytest.fixture(scope='module')

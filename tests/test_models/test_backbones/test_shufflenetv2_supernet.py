@@ -2,7 +2,6 @@
 """ShuffleNetV2 supernet / subnet: shapes, path sampling, weight
 extraction, same path on every rank, bad architecture strings."""
 import os
-import socket
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ import torch.multiprocessing as mp
 from mmdet_dynamic.models.backbones import (ShuffleNetV2Supernet,
                                             extract_subnet_state_dict)
 from mmdet_dynamic.models.backbones.shufflenetv2_supernet import CHOICES
-from ...conftest import randomise_bn
+from ...conftest import free_port, randomise_bn
 
 S300M = ShuffleNetV2Supernet.DETNAS_300M
 
@@ -115,12 +114,6 @@ def test_unknown_search_space_and_subnet_path_change():
         ShuffleNetV2Supernet('small', arch=S300M).set_path(S300M)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _rank_paths(rank, port, queue):
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
@@ -138,7 +131,7 @@ def _rank_paths(rank, port, queue):
 def test_same_path_on_every_rank():
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
-    port = _free_port()
+    port = free_port()
     procs = [
         ctx.Process(target=_rank_paths, args=(r, port, queue))
         for r in range(2)
