@@ -2,7 +2,9 @@
 """Latency of the dynamic cascade against the hard ratio (CPU).
 
     make demo   # optional: trained Dy-Faster R-CNN weights (used if present)
-    .venv/bin/python benchmarks/dynamic_latency.py   # about 7.5 min on 2 cores
+    .venv/bin/python benchmarks/dynamic_latency.py --plot latency.png
+    # about 16 min on 2 cores
+    .venv/bin/python benchmarks/dynamic_latency.py --batch-scaling --repeats 5
 
 For each model (Dy-Faster R-CNN R-18 FPN, the `make demo` config, and
 Dy-YOLO with E-ELAN tiny) at 320 x 320 px and batch sizes 1 and 8, it
@@ -17,12 +19,19 @@ measures:
 and prints, per image, the measured latency, the linear model
 ``(1 - k) lat1 + k lat2`` and their ratio (goal: within 5 %), and at ratio 0
 the overhead over the plain detector (goal: <= 1.03x). The variants are
-timed in turns (plain, ratio 0, ..., ratio 1, then again, in a rotated
-order), so slow drifts of a shared machine hit all of them alike; each
-figure is the median over ``--repeats`` turns. Models use trained weights
-when a checkpoint exists (``--checkpoints``), otherwise fresh weights.
+timed in turns: on every batch they run back to back (plain, ratio 0, ...,
+ratio 1) in an order rotated from batch to batch, so slow drifts of a
+shared machine hit all of them alike; each figure is the median over
+``--repeats`` turns. Models use trained weights when a checkpoint exists
+(``--checkpoints``), otherwise fresh weights.
 Images are the bundled raccoon test images (``make data`` first). It prints
-measured ratios; it asserts nothing.
+measured ratios; it asserts nothing. ``--plot`` also draws latency against
+the hard ratio with the 5 % band around the linear model.
+
+``--batch-scaling`` prints instead each route's latency per image at batch
+sizes 1, 2, 4, 8: a mixed batch runs its easy and hard sub-batches at such
+smaller sizes, so where the per-image cost depends on the batch size, mixed
+batches depart from the linear model, which assumes one cost per image.
 """
 import argparse
 import copy
@@ -83,22 +92,27 @@ def batches(model, samples, batch_size):
 
 def timed_in_turns(fns, data, repeats: int):
     """Median over ``repeats`` turns of the seconds per image of each
-    function in ``fns`` (dict name -> fn); every turn runs each function
-    over all of ``data``, in an order rotated from turn to turn."""
+    function in ``fns`` (dict name -> fn).
+
+    Every turn runs each function once on every batch of ``data``; on each
+    batch the functions run back to back in an order rotated from batch to
+    batch and turn to turn, so that a slow drift or a burst of load on a
+    shared machine hits all of them alike.
+    """
     num = sum(len(d['data_samples']) for d in data)
     names = list(fns)
-    runs = {name: [] for name in names}
+    turns = {name: [0.0] * repeats for name in names}
     with torch.no_grad():
         for name in names:  # warm-up
             fns[name](data[0])
         for turn in range(repeats):
-            shift = turn % len(names)
-            for name in names[shift:] + names[:shift]:
-                start = time.perf_counter()
-                for d in data:
+            for i, d in enumerate(data):
+                shift = (turn + i) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    start = time.perf_counter()
                     fns[name](d)
-                runs[name].append((time.perf_counter() - start) / num)
-    return {name: statistics.median(r) for name, r in runs.items()}
+                    turns[name][turn] += time.perf_counter() - start
+    return {name: statistics.median(t) / num for name, t in turns.items()}
 
 
 def threshold_for(model, data, ratio: float) -> float:
@@ -113,7 +127,9 @@ def threshold_for(model, data, ratio: float) -> float:
     return threshold_for_hard_ratio(phi, ratio)
 
 
-def run(name, config, checkpoint, args, images):
+def build_models(config: str, checkpoint: str):
+    """(cascade, plain detector 1 with the cascade's detector-1 weights,
+    whether the weights are trained), both in eval mode."""
     cfg = Config.fromfile(osp.join(ROOT, config))
     torch.manual_seed(0)
     cascade = MODELS.build(copy.deepcopy(cfg.model))
@@ -128,6 +144,11 @@ def run(name, config, checkpoint, args, images):
     plain = MODELS.build(copy.deepcopy(cfg.model.detector))
     plain.load_state_dict(cascade.detector1.state_dict())
     plain.eval()
+    return cascade, plain, trained
+
+
+def run(name, config, checkpoint, args, images):
+    cascade, plain, trained = build_models(config, checkpoint)
     rows = []
     for bs in args.batch_sizes:
         data = batches(cascade, images, bs)
@@ -152,6 +173,59 @@ def run(name, config, checkpoint, args, images):
     return rows
 
 
+def batch_scaling(config, checkpoint, args, images):
+    """Per-image latency of each route alone (plain detector 1; the cascade
+    with every image hard) at batch sizes 1, 2, 4, ..., max batch size:
+    a mixed batch runs its sub-batches at these smaller sizes."""
+    cascade, plain, _ = build_models(config, checkpoint)
+    cascade.set_threshold(0.0)
+    sizes = [2**i for i in range(max(args.batch_sizes).bit_length())]
+    fns = {}
+    for bs in sizes:
+        data = batches(cascade, images, bs)
+        for route, model in (('plain detector 1', plain), ('hard', cascade)):
+            fns[(route, bs)] = lambda _, model=model, data=data: [
+                model.predict(d['inputs'], d['data_samples']) for d in data
+            ]
+    lats = timed_in_turns(fns, [dict(data_samples=images)], args.repeats)
+    return sizes, lats
+
+
+def plot(rows, out_file: str) -> None:
+    """PNG of latency against the hard ratio: measured (markers), the
+    linear model (dashed) and its 5 % goal band, one panel per model, one
+    colour per batch size."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(r[0] for r in rows))
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for colour, bs in zip(('C0', 'C1', 'C2', 'C3'),
+                              sorted({r[2] for r in rows if r[0] == name})):
+            own = [r for r in rows if r[0] == name and r[2] == bs]
+            ratios = [r[3] for r in own]
+            ax.plot(ratios, [r[4] * 1e3 for r in own], 'o-', color=colour,
+                    label=f'batch {bs}, measured')
+            linear = [r[7] * 1e3 for r in own]
+            ax.plot(ratios, linear, '--', color=colour, alpha=0.6,
+                    label=f'batch {bs}, (1-k) lat1 + k lat2 (band: 5 %)')
+            ax.fill_between(ratios, [v * 0.95 for v in linear],
+                            [v * 1.05 for v in linear], color=colour,
+                            alpha=0.12)
+        trained = any(r[1] for r in rows if r[0] == name)
+        ax.set_title(f"{name}, {'trained' if trained else 'fresh'} weights",
+                     fontsize=10)
+        ax.set_xlabel('hard ratio k')
+        ax.set_ylabel('latency per image (ms, CPU)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=120)
+    plt.close(fig)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', type=int, default=320)
@@ -159,7 +233,7 @@ def main():
     parser.add_argument(
         '--ratios', type=float, nargs='+', default=[0, 0.25, 0.5, 0.75, 1])
     parser.add_argument('--num-images', type=int, default=16)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=11)
     parser.add_argument(
         '--checkpoints',
         nargs=2,
@@ -167,6 +241,12 @@ def main():
         help='weights of the two models (Dy-Faster, Dy-YOLO); "none" or a '
         'missing file: fresh weights')
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--plot', help='also write a PNG of latency against the hard ratio')
+    parser.add_argument(
+        '--batch-scaling',
+        action='store_true',
+        help='instead: per-image latency of each route by batch size')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     MMLogger.get_current_instance().setLevel(logging.ERROR)
@@ -175,16 +255,32 @@ def main():
     print(f'CPU, {args.threads} threads, {args.size} px, '
           f'{args.num_images} raccoon test images, median of '
           f'{args.repeats} turns; latency in ms per image\n')
+    if args.batch_scaling:
+        for (name, config), ckpt in zip(MODELS_TO_RUN.items(),
+                                        args.checkpoints):
+            sizes, lats = batch_scaling(config, ckpt, args, images)
+            print(f'| {name} | ' + ' | '.join(f'batch {bs}' for bs in sizes) +
+                  ' |\n|---|' + '---|' * len(sizes))
+            for route in ('plain detector 1', 'hard'):
+                print(f'| {route} | ' + ' | '.join(
+                    f'{lats[(route, bs)] * 1e3:.1f}' for bs in sizes) + ' |')
+            print(flush=True)
+        return
     print('| model | weights | batch | hard ratio | measured | '
           '(1-k) lat1 + k lat2 | measured / linear | '
           'measured / plain detector 1 |')
     print('|---|---|---|---|---|---|---|---|')
+    rows = []
     for (name, config), ckpt in zip(MODELS_TO_RUN.items(), args.checkpoints):
-        for row in run(name, config, ckpt, args, images):
+        rows += run(name, config, ckpt, args, images)
+        for row in rows[-len(args.batch_sizes) * len(args.ratios):]:
             name_, trained, bs, ratio, lat, lat1, lat2, expected = row
             print(f"| {name_} | {'trained' if trained else 'fresh'} | {bs} | "
                   f'{ratio:.2f} | {lat * 1e3:.1f} | {expected * 1e3:.1f} | '
                   f'{lat / expected:.3f} | {lat / lat1:.3f} |', flush=True)
+    if args.plot:
+        plot(rows, args.plot)
+        print(f'\nplot: {args.plot}')
 
 
 if __name__ == '__main__':
