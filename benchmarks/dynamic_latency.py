@@ -39,6 +39,7 @@ import logging
 import os.path as osp
 import statistics
 import time
+from typing import NamedTuple
 
 import torch
 from mmengine.config import Config
@@ -59,6 +60,18 @@ MODELS_TO_RUN = {
     'configs/dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py',
 }
 DEFAULT_CHECKPOINTS = ['work_dirs/demo/iter_120.pth', 'none']
+
+
+class Row(NamedTuple):
+    """One measured point; latencies in seconds per image."""
+    model: str
+    trained: bool
+    batch_size: int
+    ratio: float
+    latency: float
+    lat1: float
+    lat2: float
+    linear: float  # (1 - ratio) * lat1 + ratio * lat2
 
 
 def load_images(size: int, num: int):
@@ -168,8 +181,9 @@ def run(name, config, checkpoint, args, images):
         lat2 = lats[max(args.ratios)]
         for ratio in args.ratios:
             expected = (1 - ratio) * lat1 + ratio * lat2
-            rows.append((name, trained, bs, ratio, lats[ratio], lat1, lat2,
-                         expected))
+            rows.append(
+                Row(name, trained, bs, ratio, lats[ratio], lat1, lat2,
+                    expected))
     return rows
 
 
@@ -198,23 +212,25 @@ def plot(rows, out_file: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = list(dict.fromkeys(r[0] for r in rows))
+    names = list(dict.fromkeys(r.model for r in rows))
     fig, axes = plt.subplots(
         1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
     for ax, name in zip(axes[0], names):
-        for colour, bs in zip(('C0', 'C1', 'C2', 'C3'),
-                              sorted({r[2] for r in rows if r[0] == name})):
-            own = [r for r in rows if r[0] == name and r[2] == bs]
-            ratios = [r[3] for r in own]
-            ax.plot(ratios, [r[4] * 1e3 for r in own], 'o-', color=colour,
-                    label=f'batch {bs}, measured')
-            linear = [r[7] * 1e3 for r in own]
+        own_rows = [r for r in rows if r.model == name]
+        sizes = sorted({r.batch_size for r in own_rows})
+        for i, bs in enumerate(sizes):
+            colour = f'C{i}'
+            own = [r for r in own_rows if r.batch_size == bs]
+            ratios = [r.ratio for r in own]
+            ax.plot(ratios, [r.latency * 1e3 for r in own], 'o-',
+                    color=colour, label=f'batch {bs}, measured')
+            linear = [r.linear * 1e3 for r in own]
             ax.plot(ratios, linear, '--', color=colour, alpha=0.6,
                     label=f'batch {bs}, (1-k) lat1 + k lat2 (band: 5 %)')
             ax.fill_between(ratios, [v * 0.95 for v in linear],
                             [v * 1.05 for v in linear], color=colour,
                             alpha=0.12)
-        trained = any(r[1] for r in rows if r[0] == name)
+        trained = own_rows[0].trained
         ax.set_title(f"{name}, {'trained' if trained else 'fresh'} weights",
                      fontsize=10)
         ax.set_xlabel('hard ratio k')
@@ -272,12 +288,14 @@ def main():
     print('|---|---|---|---|---|---|---|---|')
     rows = []
     for (name, config), ckpt in zip(MODELS_TO_RUN.items(), args.checkpoints):
-        rows += run(name, config, ckpt, args, images)
-        for row in rows[-len(args.batch_sizes) * len(args.ratios):]:
-            name_, trained, bs, ratio, lat, lat1, lat2, expected = row
-            print(f"| {name_} | {'trained' if trained else 'fresh'} | {bs} | "
-                  f'{ratio:.2f} | {lat * 1e3:.1f} | {expected * 1e3:.1f} | '
-                  f'{lat / expected:.3f} | {lat / lat1:.3f} |', flush=True)
+        model_rows = run(name, config, ckpt, args, images)
+        rows += model_rows
+        for r in model_rows:
+            print(f"| {r.model} | {'trained' if r.trained else 'fresh'} | "
+                  f'{r.batch_size} | {r.ratio:.2f} | {r.latency * 1e3:.1f} | '
+                  f'{r.linear * 1e3:.1f} | {r.latency / r.linear:.3f} | '
+                  f'{r.latency / r.lat1:.3f} |',
+                  flush=True)
     if args.plot:
         plot(rows, args.plot)
         print(f'\nplot: {args.plot}')
