@@ -135,7 +135,7 @@ def threshold_for(model, data, ratio: float) -> float:
     with torch.no_grad():
         phi = [
             score for d in data for score in model.router(
-                model.backbone1(d['inputs'])[1]).tolist()
+                model.run_backbone1(d['inputs'])[1]).tolist()
         ]
     return threshold_for_hard_ratio(phi, ratio)
 

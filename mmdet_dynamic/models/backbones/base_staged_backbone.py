@@ -7,6 +7,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..layers.backbone_stages import BackboneStage
+
 
 class BaseStagedBackbone(BaseModule):
     """A backbone made of named layers run in sequence: ``stem`` (index 0)
@@ -15,8 +17,8 @@ class BaseStagedBackbone(BaseModule):
     Subclasses build their layers with :meth:`add_layer` in order and call
     :meth:`_setup_outputs`; this class gives them mmdet's ``out_indices``,
     ``frozen_stages`` and ``norm_eval`` behaviour, ``out_channels`` for
-    checking neck configs, and one uniform way to run stage by stage (used
-    by the dynamic cascade's composite connection).
+    checking neck configs, and the stage declaration the dynamic cascade
+    attaches to (:meth:`stage_specs`).
 
     Args:
         out_indices (Sequence[int]): Indices of the layers whose outputs
@@ -73,6 +75,22 @@ class BaseStagedBackbone(BaseModule):
         """Strides of the returned feature maps, in order."""
         return [self.layer_strides[i] for i in self.out_indices]
 
+    def stage_specs(self) -> Tuple[List[BackboneStage], List[int]]:
+        """Stages for the dynamic cascade: every layer, with the composite
+        input added to its input (see
+        :mod:`mmdet_dynamic.models.layers.backbone_stages`).
+
+        Returns:
+            tuple: ``[BackboneStage(layer, channels, stride), ...]`` for the
+            stem and every stage, and ``out_indices``.
+        """
+        stages = [
+            BackboneStage(getattr(self, name), channels, stride)
+            for name, channels, stride in zip(
+                self.layers, self.layer_channels, self.layer_strides)
+        ]
+        return stages, list(self.out_indices)
+
     def _freeze_stages(self) -> None:
         for i in range(self.frozen_stages + 1):
             m = getattr(self, self.layers[i])
@@ -90,8 +108,7 @@ class BaseStagedBackbone(BaseModule):
         return self
 
     def before_forward(self) -> None:
-        """Called at the start of every forward pass (also when the layers
-        are run one by one by the dynamic cascade); does nothing here."""
+        """Called at the start of every forward pass; does nothing here."""
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, 3, H, W) -> feature maps of ``out_indices``, each

@@ -94,8 +94,9 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
       In training mode every forward samples one path uniformly (one choice
       per block) from the backbone's own generator; under distributed
       training the path of rank 0 is broadcast, so every rank trains the
-      same path. In eval mode the path set with :meth:`set_path` (or
-      ``eval_path``) is used.
+      same path. In eval mode (validation during supernet training, test)
+      the fixed eval path is used: ``eval_path``, or the one set with
+      :meth:`set_path`, never the last path sampled for training.
     * **subnet** (``arch='2,1,2,...'``): only the chosen units are built;
       :func:`mmdet_dynamic.models.backbones.shufflenetv2_supernet.extract_subnet_state_dict`
       takes a subnet's weights out of a supernet checkpoint.
@@ -176,6 +177,7 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
         self._generator = torch.Generator().manual_seed(seed)
         if subnet is not None:
             self._apply_path(subnet)
+            self.eval_path = list(subnet)
         else:
             self.set_path(eval_path if eval_path is not None else
                           [0] * self.num_blocks)
@@ -190,12 +192,13 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
             block.active = CHOICES[choice]
 
     def set_path(self, arch: ArchType) -> None:
-        """Set the supernet path (used in eval mode and until the next
-        training-mode forward resamples it)."""
+        """Set the eval path: the path every eval-mode forward uses (and the
+        active path until the next training-mode forward samples one)."""
         if self.is_subnet:
             raise RuntimeError('a subnet has a fixed architecture; build a '
                                'supernet (arch=None) to change paths')
-        self._apply_path(parse_arch(arch, self.num_blocks))
+        self.eval_path = parse_arch(arch, self.num_blocks)
+        self._apply_path(self.eval_path)
 
     def sample_path(self) -> List[int]:
         """Draw a path uniformly (the same on every rank) and set it."""
@@ -208,9 +211,14 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
         return path
 
     def before_forward(self) -> None:
-        """A supernet in training mode samples a new path per forward."""
-        if self.training and not self.is_subnet:
+        """A supernet samples a new path per training-mode forward and
+        uses its eval path in eval mode."""
+        if self.is_subnet:
+            return
+        if self.training:
             self.sample_path()
+        else:
+            self._apply_path(self.eval_path)
 
 
 def extract_subnet_state_dict(supernet_state: Dict[str, torch.Tensor],

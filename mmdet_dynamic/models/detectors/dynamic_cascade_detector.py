@@ -1,6 +1,5 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """DynamicDet's dynamic architecture as an mmdet detector."""
-import contextlib
 import copy
 import logging
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -10,34 +9,19 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet.models.detectors import (BaseDetector, SingleStageDetector,
-                                    TwoStageDetector)
+from mmdet.models.detectors import BaseDetector, TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from ..layers.adaptive_router import AdaptiveRouter
 from ..layers.composite_connection import CompositeConnection
-from ..layers.stage_adapters import stage_channels, stage_layers
+from ..layers.backbone_stages import backbone_stages, forward_stages
+from .detector_heads import (check_wrappable, heads_forward, heads_loss,
+                             heads_predict, neck_features)
 
 PHASES = ('joint', 'router')
+TEST_CFG_KEYS = ('threshold', 'tensor_route')
 HEAD_NAMES = ('neck', 'rpn_head', 'roi_head', 'bbox_head')
-
-
-class _BothHeads:
-    """``bbox_head`` of the cascade: attribute writes go to both detectors'
-    heads (so mmdet hooks such as ``YOLOXModeSwitchHook``, which set
-    ``model.bbox_head.use_l1 = True``, reach both); reads come from
-    detector 1."""
-
-    def __init__(self, heads: Sequence[nn.Module]) -> None:
-        object.__setattr__(self, '_heads', list(heads))
-
-    def __getattr__(self, name):
-        return getattr(self._heads[0], name)
-
-    def __setattr__(self, name, value) -> None:
-        for head in self._heads:
-            setattr(head, name, value)
 
 
 def _sum_losses(losses: Dict) -> Tensor:
@@ -58,9 +42,16 @@ class DynamicCascadeDetector(BaseDetector):
     2023), wrapping an ordinary mmdet detector config.
 
     Detector 1 is backbone B1 + neck/heads D1; detector 2 is backbone B2 +
-    neck/heads D2. B2 receives B1's stage outputs through a
-    :class:`CompositeConnection` (zero-initialised: B2 starts as a plain
-    backbone). :class:`AdaptiveRouter` scores each image from B1's output
+    neck/heads D2; both are ordinary mmdet detectors built from
+    ``detector``. The cascade composes their parts: it runs each backbone's
+    own ``forward`` (forward hooks on ``detector1.backbone`` fire as in the
+    plain detector), reads B1's stage outputs and adds B2's composite input
+    at the stages the backbone declares (see
+    :mod:`mmdet_dynamic.models.layers.backbone_stages`), and runs each
+    detector's neck and heads with mmdet's own head code (see
+    :mod:`mmdet_dynamic.models.detectors.detector_heads`). B2 receives B1's
+    stage outputs through a :class:`CompositeConnection`
+    (zero-initialised: B2 starts as a plain backbone). :class:`AdaptiveRouter` scores each image from B1's output
     features; at test time images with ``phi > threshold`` are *hard* and go
     through B2 + D2 only, the others are *easy* and go through D1 only. A
     batch with mixed routes is split and the results come back in input
@@ -93,14 +84,22 @@ class DynamicCascadeDetector(BaseDetector):
         phase (str): ``'joint'`` or ``'router'``.
         init_detectors_from (str, optional): A single-detector checkpoint
             (e.g. a baseline trained with mmdet) loaded into both detectors
-            by :meth:`init_weights`; keys that do not fit are reported and
-            skipped.
+            by :meth:`init_weights`. A shorthand for
+            ``detector.init_cfg=dict(type='Pretrained', checkpoint=...)``:
+            mmengine's ``Pretrained`` init loads it (keys that do not fit
+            are reported and skipped, as mmengine does).
+        synced_head_attrs (Sequence[str]): Mode attributes of detector 1's
+            head (:attr:`bbox_head`) that detector 2's head follows; mmdet
+            hooks write them to ``model.bbox_head`` (``YOLOXModeSwitchHook``
+            sets ``use_l1``). Copied at every :meth:`loss`/:meth:`predict`.
+            Defaults to ``('use_l1', )``.
         train_cfg (dict, optional): Unused; the wrapped detector's config
             holds its own ``train_cfg``.
         test_cfg (dict, optional): ``threshold`` (in [0, 1]; 0 sends every
             image hard, 1 every image easy; default 0.5) and
             ``tensor_route`` (``'easy'`` or ``'hard'``: the route that
             ``_forward`` takes, e.g. for FLOPs counting; default ``'hard'``).
+            Any other key is an error.
         data_preprocessor (dict, optional): Overrides the detector's.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -113,6 +112,7 @@ class DynamicCascadeDetector(BaseDetector):
                  loss_weights: Sequence[float] = (1.0, 1.0),
                  phase: str = 'joint',
                  init_detectors_from: Optional[str] = None,
+                 synced_head_attrs: Sequence[str] = ('use_l1', ),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -122,65 +122,97 @@ class DynamicCascadeDetector(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor or det_preprocessor,
             init_cfg=init_cfg)
+        self._build_detectors(detector, backbone2, init_detectors_from)
+        self._declare_stages()
+        self._share_heads(share_heads)
+        self._build_composite(composite_cfg)
+        self.router = AdaptiveRouter(self.stages1.out_channels)
+        self._set_loss_weights(loss_weights)
+        self.synced_head_attrs = tuple(synced_head_attrs)
+        self.register_buffer('delta', torch.zeros(()))
+        self.last_loss_diffs: Optional[Tensor] = None
+        self.test_cfg = self._checked_test_cfg(test_cfg)
+        self.phase = phase
+        if not torch.cuda.is_available():
+            self._revert_sync_bn()
+
+    # ---------------------------------------------------------- build steps
+    def _build_detectors(self, detector: dict, backbone2: OptConfigType,
+                         init_detectors_from: Optional[str]) -> None:
+        """Build detector 1 and detector 2 (B2 from ``backbone2`` if
+        given), each initialised from ``init_detectors_from`` through
+        mmengine's ``Pretrained`` init if given."""
+        if init_detectors_from:
+            detector['init_cfg'] = dict(
+                type='Pretrained', checkpoint=init_detectors_from)
+        self.init_detectors_from = init_detectors_from
         self.detector1 = MODELS.build(copy.deepcopy(detector))
-        if not isinstance(self.detector1,
-                          (SingleStageDetector, TwoStageDetector)):
-            raise TypeError(
-                'DynamicCascadeDetector wraps single-stage detectors '
-                '(SingleStageDetector subclasses: YOLOX, RetinaNet, FCOS, '
-                '...) and two-stage detectors (TwoStageDetector subclasses: '
-                f'FasterRCNN, MaskRCNN, ...); got {detector["type"]}, which '
-                'cannot be split into backbone and heads this way.')
+        check_wrappable(self.detector1, detector['type'])
         det2_cfg = copy.deepcopy(detector)
         if backbone2 is not None:
             det2_cfg['backbone'] = copy.deepcopy(backbone2)
         self.detector2 = MODELS.build(det2_cfg)
         self.two_stage = isinstance(self.detector1, TwoStageDetector)
+
+    def _declare_stages(self) -> None:
+        """Read both backbones' declared stages (see
+        :mod:`mmdet_dynamic.models.layers.backbone_stages`)."""
+        self.stages1 = backbone_stages(self.detector1.backbone)
+        self.stages2 = backbone_stages(self.detector2.backbone)
+        n1, n2 = len(self.stages1.stages), len(self.stages2.stages)
+        if n1 != n2:
+            raise ValueError(
+                f'B1 has {n1} stages and B2 {n2}: the composite connection '
+                'needs backbones with the same number of stages')
+
+    def _share_heads(self, share_heads: Optional[bool]) -> None:
+        """With ``share_heads`` (default for two-stage detectors) detector
+        2 uses detector 1's neck and heads (the same modules)."""
         self.share_heads = self.two_stage if share_heads is None \
             else share_heads
-
-        self._layers1, self._out1 = stage_layers(self.detector1.backbone)
-        self._layers2, self._out2 = stage_layers(self.detector2.backbone)
-        ch1 = stage_channels(self.detector1.backbone)
-        ch2 = stage_channels(self.detector2.backbone)
-        if len(ch1) != len(ch2):
+        if not self.share_heads:
+            return
+        out1, out2 = self.stages1.out_channels, self.stages2.out_channels
+        if out1 != out2:
             raise ValueError(
-                f'B1 has {len(ch1)} layers and B2 {len(ch2)}: the composite '
-                'connection needs backbones with the same number of stages')
-        if self.share_heads:
-            out1 = [ch1[i] for i in self._out1]
-            out2 = [ch2[i] for i in self._out2]
-            if out1 != out2:
-                raise ValueError(
-                    f'share_heads=True needs B1 and B2 to give the same '
-                    f'output channels, got {out1} and {out2}; use '
-                    'share_heads=False or a matching backbone2')
-            for name in HEAD_NAMES:
-                if hasattr(self.detector1, name):
-                    setattr(self.detector2, name,
-                            getattr(self.detector1, name))
-        self.composite = CompositeConnection(ch1[1:], ch2[:-1],
-                                             **composite_cfg)
-        self.router = AdaptiveRouter([ch1[i] for i in self._out1])
+                f'share_heads=True needs B1 and B2 to give the same output '
+                f'channels, got {out1} and {out2}; use share_heads=False or '
+                'a matching backbone2')
+        for name in HEAD_NAMES:
+            if hasattr(self.detector1, name):
+                setattr(self.detector2, name, getattr(self.detector1, name))
 
+    def _build_composite(self, composite_cfg: ConfigType) -> None:
+        """The composite connection from B1's stages 1..n into the fusion
+        points of B2's stages 1..n."""
+        self.composite = CompositeConnection(self.stages1.channels[1:],
+                                             self.stages2.fusion_channels,
+                                             **composite_cfg)
+
+    def _set_loss_weights(self, loss_weights: Sequence[float]) -> None:
         if len(loss_weights) != 2:
             raise ValueError('loss_weights needs two values (detector 1, '
                              f'detector 2), got {loss_weights}')
         self.loss_weights = tuple(float(w) for w in loss_weights)
-        self.init_detectors_from = init_detectors_from
-        self.register_buffer('delta', torch.zeros(()))
-        self.last_loss_diffs: Optional[Tensor] = None
+
+    def _checked_test_cfg(self, test_cfg: OptConfigType) -> dict:
+        """``test_cfg`` with defaults; unknown keys and bad values are
+        errors."""
         test_cfg = dict(test_cfg or {})
+        unknown = sorted(set(test_cfg) - set(TEST_CFG_KEYS))
+        if unknown:
+            raise KeyError(
+                f'unknown key(s) {unknown} in DynamicCascadeDetector\'s '
+                f'test_cfg; known keys: {list(TEST_CFG_KEYS)} (the wrapped '
+                "detector's own test_cfg goes in detector.test_cfg)")
         test_cfg.setdefault('threshold', 0.5)
         test_cfg.setdefault('tensor_route', 'hard')
-        self.test_cfg = test_cfg
-        self.set_threshold(test_cfg['threshold'])
         if test_cfg['tensor_route'] not in ('easy', 'hard'):
             raise ValueError("test_cfg.tensor_route must be 'easy' or "
                              f"'hard', got {test_cfg['tensor_route']!r}")
-        self.phase = phase
-        if not torch.cuda.is_available():
-            self._revert_sync_bn()
+        test_cfg['threshold'] = self._checked_threshold(
+            test_cfg['threshold'])
+        return test_cfg
 
     def _revert_sync_bn(self) -> None:
         """SyncBN needs CUDA: on a CPU-only machine fall back to BN (the
@@ -198,6 +230,7 @@ class DynamicCascadeDetector(BaseDetector):
             level=logging.WARNING)
         for name, child in list(self.named_children()):
             setattr(self, name, revert_sync_batchnorm(child))
+        self._declare_stages()  # the stage modules were replaced
 
     # ------------------------------------------------------------------ api
     @property
@@ -237,90 +270,86 @@ class DynamicCascadeDetector(BaseDetector):
                 module.eval()
         return self
 
+    @staticmethod
+    def _checked_threshold(threshold: float) -> float:
+        threshold = float(threshold)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f'routing threshold must be in [0, 1] (0: every image hard, '
+                f'1: every image easy), got {threshold}')
+        return threshold
+
     def set_threshold(self, threshold: float) -> None:
         """Set the routing threshold tau (images with phi > tau are hard).
 
         Raises:
             ValueError: If ``threshold`` is outside [0, 1].
         """
-        threshold = float(threshold)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(
-                f'routing threshold must be in [0, 1] (0: every image hard, '
-                f'1: every image easy), got {threshold}')
-        self.test_cfg['threshold'] = threshold
+        self.test_cfg['threshold'] = self._checked_threshold(threshold)
 
     @property
-    def bbox_head(self) -> _BothHeads:
-        """Both detectors' ``bbox_head`` (or ``roi_head``) as one target
-        for mmdet hooks that configure the head."""
-        name = 'roi_head' if self.two_stage else 'bbox_head'
-        return _BothHeads(
-            [getattr(self.detector1, name),
-             getattr(self.detector2, name)])
+    def bbox_head(self) -> nn.Module:
+        """Detector 1's ``bbox_head`` (``roi_head`` for two-stage
+        detectors): the head that mmdet hooks configure through
+        ``model.bbox_head`` (e.g. ``YOLOXModeSwitchHook`` sets
+        ``use_l1``). Detector 2's head follows it: the attributes named in
+        ``synced_head_attrs`` are copied to it at every :meth:`loss` and
+        :meth:`predict` (see :meth:`sync_heads`)."""
+        return self._head(self.detector1)
+
+    def _head(self, detector: BaseDetector) -> nn.Module:
+        return detector.roi_head if self.two_stage else detector.bbox_head
+
+    def sync_heads(self) -> None:
+        """Copy the ``synced_head_attrs`` of detector 1's head to detector
+        2's head (a no-op when the heads are shared)."""
+        head1, head2 = self._head(self.detector1), self._head(self.detector2)
+        if head1 is head2:
+            return
+        for name in self.synced_head_attrs:
+            if hasattr(head1, name):
+                setattr(head2, name, getattr(head1, name))
 
     @property
     def with_mask(self) -> bool:
         return self.detector1.with_mask
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_detectors_from:
-            from mmengine.runner import load_checkpoint
-            for name in ('detector1', 'detector2'):
-                print_log(
-                    f'init {name} from {self.init_detectors_from}',
-                    logger='current')
-                load_checkpoint(
-                    getattr(self, name),
-                    self.init_detectors_from,
-                    map_location='cpu',
-                    strict=False,
-                    logger='current')
-
     # ------------------------------------------------------------- features
-    def backbone1(self, inputs: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
-        """Run B1 once. Returns (outputs of layers L_1..L_n, B1's output
-        features for the neck and the router)."""
-        feats, x = [], inputs
-        for layer in self._layers1:
-            x = layer(x)
-            feats.append(x)
-        return feats[1:], [feats[i] for i in self._out1]
+    def run_backbone1(self,
+                      inputs: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
+        """Run B1 once (its own forward).
 
-    def backbone2(self, inputs: Tensor,
-                  feats1: Sequence[Tensor]) -> List[Tensor]:
-        """Run B2 with the composite connection from B1's layer outputs."""
-        feats, x = [], inputs
-        for k, layer in enumerate(self._layers2):
-            if k > 0:
-                x = x + self.composite(k - 1, feats1, x.shape[-2:])
-            x = layer(x)
-            feats.append(x)
-        return [feats[i] for i in self._out2]
+        Args:
+            inputs (Tensor): (N, 3, H, W) images.
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _features(detector: BaseDetector, backbone_feats: Sequence[Tensor]):
-        """Make ``detector.extract_feat`` return its neck applied to the
-        given backbone features, so that its own ``loss``/``predict``/
-        ``_forward`` (mmdet's code, any detector type) run on them."""
+        Returns:
+            tuple: Every stage output of B1 (stem first), and B1's own
+            outputs (what its neck and the router take).
+        """
+        outs, feats = forward_stages(self.detector1.backbone, self.stages1,
+                                     inputs)
+        return feats, list(outs)
 
-        def extract_feat(_inputs):
-            x = tuple(backbone_feats)
-            return detector.neck(x) if detector.with_neck else x
+    def run_backbone2(self, inputs: Tensor,
+                      feats1: Sequence[Tensor]) -> List[Tensor]:
+        """Run B2 (its own forward) with the composite input from B1's
+        stage outputs ``feats1`` added at each fusion point.
 
-        detector.extract_feat = extract_feat
-        try:
-            yield detector
-        finally:
-            del detector.extract_feat
+        Returns:
+            list[Tensor]: B2's own outputs.
+        """
+
+        def fuse(k: int, x: Tensor) -> Tensor:
+            return self.composite(k - 1, feats1[1:], x.shape[-2:])
+
+        outs, _ = forward_stages(self.detector2.backbone, self.stages2,
+                                 inputs, fuse)
+        return list(outs)
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
         """Detector 1's neck features (N, C, H_i, W_i) for the batch."""
-        _, out1 = self.backbone1(batch_inputs)
-        with self._features(self.detector1, out1) as det:
-            return det.extract_feat(batch_inputs)
+        _, out1 = self.run_backbone1(batch_inputs)
+        return neck_features(self.detector1, out1)
 
     # ---------------------------------------------------------------- train
     def _weighted(self, losses: Dict, prefix: str, weight: float) -> Dict:
@@ -332,25 +361,33 @@ class DynamicCascadeDetector(BaseDetector):
             out[f'{prefix}.{key}'] = value
         return out
 
-    def _per_image_loss(self, detector: BaseDetector, inputs: Tensor,
+    def _detector_loss(self, detector: BaseDetector,
+                       backbone_outs: Sequence[Tensor],
+                       samples: SampleList) -> Dict:
+        return heads_loss(detector, neck_features(detector, backbone_outs),
+                          samples)
+
+    def _per_image_loss(self, detector: BaseDetector,
                         feats: Sequence[Tensor],
                         samples: SampleList) -> Tensor:
-        losses = []
-        for i, sample in enumerate(samples):
-            with self._features(detector, [f[i:i + 1] for f in feats]):
-                losses.append(
-                    _sum_losses(detector.loss(inputs[i:i + 1], [sample])))
-        return torch.stack([torch.as_tensor(v, device=inputs.device)
+        losses = [
+            _sum_losses(
+                self._detector_loss(detector, [f[i:i + 1] for f in feats],
+                                    [sample]))
+            for i, sample in enumerate(samples)
+        ]
+        device = feats[0].device
+        return torch.stack([torch.as_tensor(v, device=device)
                             for v in losses]).float()
 
     @torch.no_grad()
     def _detached_losses(self, inputs: Tensor, samples: SampleList,
                          feats1: Sequence[Tensor],
                          out1: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
-        out2 = self.backbone2(inputs, feats1)
-        l1 = self._per_image_loss(self.detector1, inputs, out1,
+        out2 = self.run_backbone2(inputs, feats1)
+        l1 = self._per_image_loss(self.detector1, out1,
                                   copy.deepcopy(samples))
-        l2 = self._per_image_loss(self.detector2, inputs, out2,
+        l2 = self._per_image_loss(self.detector2, out2,
                                   copy.deepcopy(samples))
         return l1, l2
 
@@ -368,7 +405,8 @@ class DynamicCascadeDetector(BaseDetector):
         Returns:
             Tensor: (N, ) float differences.
         """
-        feats1, out1 = self.backbone1(batch_inputs)
+        self.sync_heads()
+        feats1, out1 = self.run_backbone1(batch_inputs)
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
                                        feats1, out1)
         return l1 - l2
@@ -382,18 +420,19 @@ class DynamicCascadeDetector(BaseDetector):
             batch_data_samples (list[DetDataSample]): N samples with
                 ``gt_instances``.
         """
-        feats1, out1 = self.backbone1(batch_inputs)
+        self.sync_heads()
+        feats1, out1 = self.run_backbone1(batch_inputs)
         if self.phase == 'joint':
-            with self._features(self.detector1, out1) as det:
-                losses = self._weighted(
-                    det.loss(batch_inputs, copy.deepcopy(batch_data_samples)),
-                    'd1', self.loss_weights[0])
-            out2 = self.backbone2(batch_inputs, feats1)
-            with self._features(self.detector2, out2) as det:
-                losses.update(
-                    self._weighted(
-                        det.loss(batch_inputs, batch_data_samples), 'd2',
-                        self.loss_weights[1]))
+            losses = self._weighted(
+                self._detector_loss(self.detector1, out1,
+                                    copy.deepcopy(batch_data_samples)),
+                'd1', self.loss_weights[0])
+            out2 = self.run_backbone2(batch_inputs, feats1)
+            losses.update(
+                self._weighted(
+                    self._detector_loss(self.detector2, out2,
+                                        batch_data_samples), 'd2',
+                    self.loss_weights[1]))
             return losses
 
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
@@ -425,7 +464,8 @@ class DynamicCascadeDetector(BaseDetector):
             (``bboxes``, ``scores``, ``labels`` and ``masks`` for Mask
             R-CNN) and ``difficulty_score`` / ``route`` in the metainfo.
         """
-        feats1, out1 = self.backbone1(batch_inputs)
+        self.sync_heads()
+        feats1, out1 = self.run_backbone1(batch_inputs)
         phi, hard = self.route(out1)
         for sample, score, is_hard in zip(batch_data_samples, phi.tolist(),
                                           hard.tolist()):
@@ -436,14 +476,14 @@ class DynamicCascadeDetector(BaseDetector):
         easy_idx = (~hard).nonzero().flatten()
         hard_idx = hard.nonzero().flatten()
         if len(easy_idx):
-            inputs, out1 = self._take(batch_inputs, out1, easy_idx)
-            self._predict_subset(self.detector1, inputs, out1,
-                                 batch_data_samples, easy_idx, rescale)
+            _, out1 = self._take(batch_inputs, out1, easy_idx)
+            self._predict_subset(self.detector1, out1, batch_data_samples,
+                                 easy_idx, rescale)
         if len(hard_idx):
             inputs, feats1 = self._take(batch_inputs, feats1, hard_idx)
-            out2 = self.backbone2(inputs, feats1)
-            self._predict_subset(self.detector2, inputs, out2,
-                                 batch_data_samples, hard_idx, rescale)
+            out2 = self.run_backbone2(inputs, feats1)
+            self._predict_subset(self.detector2, out2, batch_data_samples,
+                                 hard_idx, rescale)
         return batch_data_samples
 
     @staticmethod
@@ -455,27 +495,27 @@ class DynamicCascadeDetector(BaseDetector):
             return inputs, list(feats)
         return inputs[idx], [f[idx] for f in feats]
 
-    def _predict_subset(self, detector, inputs, feats, samples, idx,
-                        rescale) -> None:
-        """Predict the images ``idx`` of ``samples`` (``inputs`` and
-        ``feats`` are already theirs) with ``detector``."""
+    def _predict_subset(self, detector: BaseDetector,
+                        backbone_outs: Sequence[Tensor], samples: SampleList,
+                        idx: Tensor, rescale: bool) -> None:
+        """Predict the images ``idx`` of ``samples`` (``backbone_outs`` are
+        already theirs) with ``detector``; the results are written into the
+        same sample objects."""
         subset = [samples[i] for i in idx.tolist()]
-        with self._features(detector, feats) as det:
-            # the detector writes pred_instances into the same sample objects
-            det.predict(inputs, subset, rescale=rescale)
+        heads_predict(detector, neck_features(detector, backbone_outs),
+                      subset, rescale)
 
     def _forward(self,
                  batch_inputs: Tensor,
                  batch_data_samples: SampleList = None) -> tuple:
         """Tensor-mode forward of the route ``test_cfg.tensor_route`` for
         the whole batch (router included), e.g. for FLOPs counting."""
-        feats1, out1 = self.backbone1(batch_inputs)
+        feats1, out1 = self.run_backbone1(batch_inputs)
         phi = self.router(out1)
         if self.test_cfg['tensor_route'] == 'easy':
-            detector, feats = self.detector1, out1
+            detector, outs = self.detector1, out1
         else:
-            detector, feats = self.detector2, self.backbone2(
-                batch_inputs, feats1)
-        with self._features(detector, feats) as det:
-            return (phi, ) + tuple(det._forward(batch_inputs,
-                                                batch_data_samples))
+            detector = self.detector2
+            outs = self.run_backbone2(batch_inputs, feats1)
+        x = neck_features(detector, outs)
+        return (phi, ) + tuple(heads_forward(detector, x, batch_data_samples))

@@ -1,6 +1,9 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Shared building blocks of mmdet_dynamic's models."""
 from .adaptive_router import AdaptiveRouter
+from .backbone_stages import (BackboneStage, BackboneStages, backbone_stages,
+                              forward_stages, register_backbone_stages,
+                              supported_backbones)
 from .bifpn_layer import BiFPNLayer
 from .composite_connection import CompositeConnection
 from .elan_block import ELANBlock
@@ -14,7 +17,9 @@ from .weighted_fusion import WeightedFusion
 from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
-    'AdaptiveRouter', 'CompositeConnection', 'BiFPNLayer', 'CCM', 'DSM',
+    'AdaptiveRouter', 'BackboneStage', 'BackboneStages', 'backbone_stages',
+    'forward_stages', 'register_backbone_stages', 'supported_backbones',
+    'CompositeConnection', 'BiFPNLayer', 'CCM', 'DSM',
     'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv', 'RepConvN', 'DownC',
     'MPDownsample', 'ReOrg', 'ShuffleUnit', 'XceptionUnit',
     'channel_split', 'check_neck_inputs', 'fuse_conv_bn',

@@ -34,15 +34,15 @@ def test_composite_connection_starts_at_zero(batch4):
     model = build_model(FASTER).eval()
     inputs = preprocess(model, batch4, False)['inputs']
     with torch.no_grad():
-        feats1, _ = model.backbone1(inputs)
-        cascaded = model.backbone2(inputs, feats1)
+        feats1, _ = model.run_backbone1(inputs)
+        cascaded = model.run_backbone2(inputs, feats1)
         plain = model.detector2.backbone(inputs)
     for a, b in zip(cascaded, plain):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     # and it is trainable: gradients reach the connection's norm weights
     model.train()
-    feats1, _ = model.backbone1(inputs)
-    sum(f.mean() for f in model.backbone2(inputs, feats1)).backward()
+    feats1, _ = model.run_backbone1(inputs)
+    sum(f.mean() for f in model.run_backbone2(inputs, feats1)).backward()
     assert all(c.norm.weight.grad is not None
                for c in model.composite.convs.values())
 
@@ -52,7 +52,7 @@ def test_router_flops_below_0_1_percent_of_detector1(batch4):
     data = preprocess(model, batch4, False)
     inputs, samples = data['inputs'][:1], data['data_samples'][:1]
     with torch.no_grad():
-        _, out1 = model.backbone1(inputs)
+        _, out1 = model.run_backbone1(inputs)
     router_flops = FlopAnalyzer(model.router, (out1, )).total()
     det1 = model.detector1
     det1_flops = FlopAnalyzer(
@@ -74,7 +74,7 @@ def test_router_scores_in_unit_interval(batch4):
     model = build_model(FASTER).eval()
     data = preprocess(model, batch4, False)
     with torch.no_grad():
-        _, out1 = model.backbone1(data['inputs'])
+        _, out1 = model.run_backbone1(data['inputs'])
         phi = model.router(out1)
     assert phi.shape == (4, ) and torch.all((phi > 0) & (phi < 1))
 
@@ -102,7 +102,7 @@ def _route_counts(model, data):
 
 def _set_mixed_threshold(model, data):
     with torch.no_grad():
-        _, out1 = model.backbone1(data['inputs'])
+        _, out1 = model.run_backbone1(data['inputs'])
         # a fresh router scores every image near 0.5: centre and spread its
         # logits so that the four images get clearly different scores
         logits = torch.logit(model.router(out1).double())
@@ -186,13 +186,99 @@ def test_tensor_mode_on_both_routes(batch4):
             (12, 12), (6, 6), (3, 3)]
 
 
-def test_bbox_head_proxy_reaches_both_heads():
-    """What mmdet's YOLOXModeSwitchHook does to `model.bbox_head`."""
+def test_yolox_mode_switch_hook_reaches_both_heads(batch4):
+    """mmdet's YOLOXModeSwitchHook writes `model.bbox_head.use_l1`: it is
+    detector 1's real head (no proxy), and detector 2's head follows it at
+    the next step (`synced_head_attrs`)."""
+    from types import SimpleNamespace
+
+    from mmdet.engine.hooks import YOLOXModeSwitchHook
     model = build_model(YOLO)
-    assert not model.detector1.bbox_head.use_l1
-    model.bbox_head.use_l1 = True
-    assert model.detector1.bbox_head.use_l1
-    assert model.detector2.bbox_head.use_l1
+    assert model.bbox_head is model.detector1.bbox_head
+    head1, head2 = model.detector1.bbox_head, model.detector2.bbox_head
+    assert not head1.use_l1 and not head2.use_l1
+    dataset = SimpleNamespace(update_skip_type_keys=lambda keys: None)
+    runner = SimpleNamespace(
+        epoch=3, max_epochs=4, model=model,
+        logger=SimpleNamespace(info=lambda msg: None),
+        train_dataloader=SimpleNamespace(
+            dataset=dataset, persistent_workers=False))
+    YOLOXModeSwitchHook(num_last_epochs=1).before_train_epoch(runner)
+    assert head1.use_l1 and not head2.use_l1
+    data = preprocess(model.train(), batch4, True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert head2.use_l1
+    # both heads now compute the L1 loss
+    assert 'd1.loss_l1' in losses and 'd2.loss_l1' in losses
+
+
+def test_cascade_patches_no_detector(batch4):
+    """The cascade composes its detectors' parts: running it sets no
+    instance attribute on them (no extract_feat replacement)."""
+    model = build_model(FASTER)
+    before = [dict(vars(d)) for d in (model.detector1, model.detector2)]
+    data = preprocess(model.train(), batch4, True)
+    model.loss(data['inputs'], data['data_samples'])
+    model.eval()
+    model.set_threshold(0.0)
+    with torch.no_grad():
+        model.predict(data['inputs'], data['data_samples'])
+    for det, saved in zip((model.detector1, model.detector2), before):
+        assert set(vars(det)) == set(saved)
+        assert 'extract_feat' not in vars(det)
+
+
+@pytest.mark.parametrize('threshold,route', [(1.0, 'easy'), (0.0, 'hard')])
+def test_forward_hooks_on_backbones_fire(threshold, route, batch4):
+    """A forward hook on `detector1.backbone` / `detector2.backbone` sees
+    the call and the backbone's own outputs, as in the plain detector."""
+    model = build_model(FASTER).eval()
+    model.set_threshold(threshold)
+    data = preprocess(model, batch4, False)
+    seen = dict(b1=[], b2=[])
+    handles = [
+        model.detector1.backbone.register_forward_hook(
+            lambda m, i, o: seen['b1'].append((i[0].shape, o))),
+        model.detector2.backbone.register_forward_hook(
+            lambda m, i, o: seen['b2'].append((i[0].shape, o))),
+    ]
+    with torch.no_grad():
+        model.predict(data['inputs'], data['data_samples'])
+        plain = model.detector1.backbone(data['inputs'])
+    for h in handles:
+        h.remove()
+    assert len(seen['b1']) == 2  # the cascade's call and the plain one
+    shape, outs = seen['b1'][0]
+    assert shape == data['inputs'].shape
+    assert isinstance(outs, tuple) and len(outs) == 4
+    for a, b in zip(outs, plain):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert len(seen['b2']) == (1 if route == 'hard' else 0)
+
+
+def test_detector_overriding_head_code_is_refused():
+    """A detector class that overrides `loss` would run differently inside
+    the cascade: refused at build time, naming the method."""
+    from mmdet.models.detectors import RetinaNet
+
+    from mmdet_dynamic.models.detectors.detector_heads import check_wrappable
+
+    class MyRetinaNet(RetinaNet):
+
+        def loss(self, batch_inputs, batch_data_samples):
+            return {}
+
+    det = MODELS.build(load_cfg(YOLO).model.detector)
+    check_wrappable(det, 'YOLOX')  # the base class's code: accepted
+    det.__class__ = MyRetinaNet
+    with pytest.raises(TypeError, match=r"MyRetinaNet overrides \['loss'\]"):
+        check_wrappable(det, 'MyRetinaNet')
+
+
+def test_unknown_test_cfg_key_is_an_error():
+    with pytest.raises(KeyError, match=r"\['treshold'\].*known keys: "
+                       r"\['threshold', 'tensor_route'\]"):
+        build_model(FASTER, test_cfg=dict(treshold=0.3))
 
 
 def test_init_detectors_from_single_checkpoint(tmp_path):
@@ -202,6 +288,9 @@ def test_init_detectors_from_single_checkpoint(tmp_path):
     ckpt = str(tmp_path / 'faster.pth')
     save_checkpoint(dict(state_dict=single.state_dict()), ckpt)
     model = build_model(FASTER, init_detectors_from=ckpt)
+    # mmengine's Pretrained init does the loading
+    assert model.detector1.init_cfg == dict(type='Pretrained',
+                                            checkpoint=ckpt)
     ref = single.state_dict()
     for det in (model.detector1, model.detector2):
         for key, value in det.state_dict().items():
@@ -255,13 +344,6 @@ def test_bad_input_messages():
     with pytest.raises(TypeError, match='single-stage.*two-stage.*DETR'):
         MODELS.build(detr)
 
-    no_adapter = copy.deepcopy(cfg.model)
-    no_adapter.detector.backbone = dict(
-        type='MobileNetV2', out_indices=(2, 4, 6, 7))
-    no_adapter.detector.neck.in_channels = [24, 64, 160, 1280]
-    with pytest.raises(TypeError, match=r'MobileNetV2 has no stage adapter'
-                       r'.*Supported backbones'):
-        MODELS.build(no_adapter)
 
 
 def test_mask_rcnn_gives_masks(raccoon_coco):
@@ -297,33 +379,64 @@ def test_coco_configs_build_from_scratch(name, detector, shared):
 
 @pytest.mark.parametrize('backbone', [
     dict(type='CSPDarknet', deepen_factor=0.33, widen_factor=0.25),
+    dict(type='ResNet', depth=18, init_cfg=None),
+    dict(type='ResNetV1d', depth=50, init_cfg=None),
+    dict(type='ResNeXt', depth=50, groups=32, base_width=4, init_cfg=None),
+    dict(type='Res2Net', depth=50, init_cfg=None),
+    dict(type='ResNeSt', depth=50, init_cfg=None),
+    dict(type='RegNet', arch='regnetx_400mf', out_indices=(1, 2, 3),
+         init_cfg=None),
     dict(type='LCNet', channels=(16, 32, 64, 96, 128)),
     dict(type='ShuffleNetV2Supernet', search_space='small'),
     dict(type='EELAN', arch='tiny', widen_factor=0.25),
 ])
-def test_stage_adapters_of_supported_backbones(backbone, batch4):
-    """Every adapted backbone runs in the cascade; with the zero-initialised
+def test_declared_stages_of_supported_backbones(backbone, batch4):
+    """Every supported backbone declares stages that match what its own
+    forward computes, runs in the cascade, and with the zero-initialised
     connection B2 equals the plain backbone."""
-    from mmdet_dynamic.models.layers.stage_adapters import stage_channels
+    from mmdet_dynamic.models.layers import backbone_stages, forward_stages
     plain = MODELS.build(copy.deepcopy(backbone))
+    declared = backbone_stages(plain)
+    plain.eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        outs, feats = forward_stages(plain, declared, x)
+    assert [f.shape[1] for f in feats] == declared.channels
+    assert [64 // f.shape[-1]
+            for f in feats] == [s.stride for s in declared.stages]
+    assert [tuple(o.shape) for o in outs] == [
+        tuple(feats[i].shape) for i in declared.out_indices
+    ]
     cfg = load_cfg(YOLO).model
     cfg.detector.backbone = backbone
-    cfg.detector.neck.in_channels = [
-        stage_channels(plain)[i] for i in plain.out_indices
-    ]
+    cfg.detector.neck.in_channels = declared.out_channels
+    cfg.detector.neck.num_csp_blocks = 1
     model = MODELS.build(cfg)
     model.init_weights()
     model.eval()
     inputs = preprocess(model, batch4, False)['inputs']
     with torch.no_grad():
-        feats1, _ = model.backbone1(inputs)
-        cascaded = model.backbone2(inputs, feats1)
+        feats1, _ = model.run_backbone1(inputs)
+        cascaded = model.run_backbone2(inputs, feats1)
         reference = model.detector2.backbone(inputs)
         results = model.predict(inputs, preprocess(model, batch4,
                                                    False)['data_samples'])
     for a, b in zip(cascaded, reference):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert len(results) == 4
+
+
+@pytest.mark.parametrize('backbone,message', [
+    (dict(type='MobileNetV2', out_indices=(2, 4, 6, 7)),
+     r'MobileNetV2 declares no stages.*Supported backbones: \[.*RegNet'),
+    (dict(type='DetectoRS_ResNet', depth=50, output_img=True),
+     r'DetectoRS_ResNet declares no stages.*subclasses ResNet'),
+])
+def test_unsupported_backbones_fail_at_build(backbone, message):
+    cfg = copy.deepcopy(load_cfg(FASTER).model)
+    cfg.detector.backbone = backbone
+    with pytest.raises(TypeError, match=message):
+        MODELS.build(cfg)
 
 
 def test_sync_bn_falls_back_to_bn_without_cuda(batch4, monkeypatch):

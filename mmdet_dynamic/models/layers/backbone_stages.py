@@ -1,0 +1,268 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""The seam between a backbone and the dynamic cascade.
+
+The cascade needs three things of a backbone: every stage output of backbone
+1 (for the router and the composite connection), a place in backbone 2 where
+the composite input is added, and the backbone's own forward output for the
+neck. A backbone *declares* its stages (:class:`BackboneStage`: the stage
+module, its output channels and stride, and the fusion point); the cascade
+then runs the backbone's own ``forward`` and
+
+* reads each stage output with a forward hook on the declared stage module;
+* adds the composite input with a forward pre-hook on the declared fusion
+  module.
+
+Both hooks exist only for the duration of that one call
+(:func:`forward_stages`), so the backbone's code, its forward hooks and its
+return value are exactly those of the plain detector.
+
+Where the declaration comes from:
+
+* this package's backbones declare it natively (a ``stage_specs()`` method,
+  see :class:`~mmdet_dynamic.models.backbones.BaseStagedBackbone`);
+* mmdet's backbones through adapters keyed on the *exact* class
+  (:func:`register_backbone_stages`). A subclass may change ``forward``
+  (``DetectoRS_ResNet`` returns the image too, ``RegNet`` has no max-pool),
+  so it needs an adapter of its own: an unknown class fails at build time
+  with the list of supported ones.
+
+Adding a backbone is one function::
+
+    from mmdet_dynamic.models.layers import BackboneStage, \\
+        register_backbone_stages
+
+    @register_backbone_stages(MyBackbone)
+    def _my_backbone(backbone):
+        return [BackboneStage(backbone.stem, 32, 2),
+                BackboneStage(backbone.layer1, 64, 4), ...], [1, 2, 3]
+"""
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, \
+    Tuple
+
+import torch.nn as nn
+from torch import Tensor
+
+from mmdet.models.backbones import (CSPDarknet, RegNet, Res2Net, ResNeSt,
+                                    ResNet, ResNetV1d, ResNeXt)
+
+
+class BackboneStage(NamedTuple):
+    """One stage of a backbone, as the dynamic cascade sees it.
+
+    Attributes:
+        module (nn.Module): The stage. Its forward output (called once per
+            backbone forward) is the stage output, (N, channels, H / stride,
+            W / stride).
+        channels (int): Output channels of the stage.
+        stride (int): Total stride of the stage output.
+        fusion_module (nn.Module, optional): The composite input is added
+            to the first input of this module (a forward pre-hook). Defaults
+            to ``module`` (CBNetV2's layout: fusion into the stage input).
+        fusion_channels (int, optional): Channels at the fusion point.
+            Defaults to the previous stage's ``channels``.
+    """
+    module: nn.Module
+    channels: int
+    stride: int
+    fusion_module: Optional[nn.Module] = None
+    fusion_channels: Optional[int] = None
+
+
+class BackboneStages(NamedTuple):
+    """Declared stages of a backbone and which of them it returns.
+
+    Attributes:
+        stages (list[BackboneStage]): Stem (index 0) then stages, in the
+            order the backbone runs them.
+        out_indices (list[int]): Indices into ``stages`` of the maps the
+            backbone's ``forward`` returns, in order.
+    """
+    stages: List[BackboneStage]
+    out_indices: List[int]
+
+    @property
+    def channels(self) -> List[int]:
+        """Output channels of every stage."""
+        return [s.channels for s in self.stages]
+
+    @property
+    def out_channels(self) -> List[int]:
+        """Channels of the maps the backbone returns."""
+        return [self.stages[i].channels for i in self.out_indices]
+
+    @property
+    def fusion_channels(self) -> List[int]:
+        """Channels at the fusion point of stages 1..n."""
+        return [
+            s.channels if s.fusion_channels is None else s.fusion_channels
+            for s in self._with_defaults()[1:]
+        ]
+
+    def _with_defaults(self) -> List[BackboneStage]:
+        out = []
+        for k, s in enumerate(self.stages):
+            out.append(
+                s._replace(
+                    fusion_module=s.fusion_module or s.module,
+                    fusion_channels=s.fusion_channels if
+                    s.fusion_channels is not None else
+                    (self.stages[k - 1].channels if k else 3)))
+        return out
+
+
+Adapter = Callable[[nn.Module], Tuple[List[BackboneStage], Sequence[int]]]
+_ADAPTERS: Dict[type, Adapter] = {}
+
+
+def register_backbone_stages(*classes: type):
+    """Decorator registering ``fn(backbone) -> (stages, out_indices)`` for
+    exactly these backbone classes (not their subclasses)."""
+
+    def wrap(fn: Adapter) -> Adapter:
+        for cls in classes:
+            _ADAPTERS[cls] = fn
+        return fn
+
+    return wrap
+
+
+def supported_backbones() -> List[str]:
+    """Backbones the cascade supports: the classes with an adapter, plus
+    any backbone with a native ``stage_specs()``."""
+    return sorted(c.__name__ for c in _ADAPTERS)
+
+
+def backbone_stages(backbone: nn.Module) -> BackboneStages:
+    """The declared stages of ``backbone``.
+
+    Raises:
+        TypeError: If the backbone declares no stages and its exact class
+            has no adapter.
+    """
+    if callable(getattr(backbone, 'stage_specs', None)):
+        stages, out_indices = backbone.stage_specs()
+    elif type(backbone) in _ADAPTERS:
+        stages, out_indices = _ADAPTERS[type(backbone)](backbone)
+    else:
+        parents = [
+            c.__name__ for c in type(backbone).__mro__[1:] if c in _ADAPTERS
+        ]
+        hint = (f' It subclasses {parents[0]}, but a subclass may run a '
+                'different forward, so it needs an adapter of its own.'
+                if parents else '')
+        raise TypeError(
+            f'{type(backbone).__name__} declares no stages, so the dynamic '
+            'cascade cannot attach its router and composite connection to '
+            f'it.{hint} Supported backbones: {supported_backbones()}, and '
+            "every mmdet_dynamic backbone (they define stage_specs()). Add "
+            'one with mmdet_dynamic.models.layers.register_backbone_stages '
+            '(see the README, "Adding a backbone to the cascade").')
+    return BackboneStages(list(stages), list(out_indices))
+
+
+def forward_stages(
+    backbone: nn.Module,
+    stages: BackboneStages,
+    inputs: Tensor,
+    fuse: Optional[Callable[[int, Tensor], Tensor]] = None
+) -> Tuple[Tuple[Tensor, ...], List[Tensor]]:
+    """Run ``backbone(inputs)`` (its own forward, hooks included) and
+    collect every stage output.
+
+    Args:
+        backbone (nn.Module): The backbone.
+        stages (BackboneStages): Its declared stages.
+        inputs (Tensor): (N, 3, H, W) images.
+        fuse (callable, optional): ``fuse(k, x)`` returns what is added to
+            the input ``x`` of the fusion point of stage ``k >= 1``, a
+            tensor shaped like ``x``.
+
+    Returns:
+        tuple: The backbone's own outputs (what its neck takes) and the list
+        of every stage output, (N, channels_k, H / stride_k, W / stride_k).
+    """
+    declared = stages._with_defaults()
+    feats: List[Optional[Tensor]] = [None] * len(declared)
+
+    def capture(k: int):
+
+        def hook(module, args, output):
+            if feats[k] is not None:
+                raise RuntimeError(
+                    f'stage {k} of {type(backbone).__name__} '
+                    f'({type(module).__name__}) ran twice in one forward: '
+                    'its stage declaration does not match its forward')
+            feats[k] = output
+
+        return hook
+
+    def add_fused(k: int):
+
+        def hook(module, args):
+            return (args[0] + fuse(k, args[0]), ) + tuple(args[1:])
+
+        return hook
+
+    handles = []
+    try:
+        for k, stage in enumerate(declared):
+            if fuse is not None and k > 0:
+                handles.append(
+                    stage.fusion_module.register_forward_pre_hook(
+                        add_fused(k)))
+            handles.append(stage.module.register_forward_hook(capture(k)))
+        outs = backbone(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [k for k, f in enumerate(feats) if f is None]
+    if missing:
+        raise RuntimeError(
+            f'stages {missing} of {type(backbone).__name__} did not run in '
+            'its forward: its stage declaration does not match its forward')
+    return tuple(outs), feats
+
+
+# ----------------------------------------------------------- mmdet adapters
+@register_backbone_stages(ResNet, ResNetV1d, ResNeXt, Res2Net, ResNeSt)
+def _resnet(backbone: ResNet):
+    """ResNet family: stem (conv or deep stem) + max-pool at stride 4, then
+    ``res_layers``; they all run ResNet's forward."""
+    stages = [BackboneStage(backbone.maxpool, backbone.stem_channels, 4)]
+    stride = 4
+    for i, name in enumerate(backbone.res_layers):
+        stride *= backbone.strides[i]
+        stages.append(
+            BackboneStage(
+                getattr(backbone, name),
+                backbone.block.expansion * backbone.base_channels * 2**i,
+                stride))
+    return stages, [i + 1 for i in backbone.out_indices]
+
+
+@register_backbone_stages(RegNet)
+def _regnet(backbone: RegNet):
+    """RegNet: conv1 + norm1 + relu at stride 2 (no max-pool), then
+    ``res_layers`` of ``stage_widths`` channels."""
+    stages = [BackboneStage(backbone.relu, backbone.stem_channels, 2)]
+    stride = 2
+    for i, name in enumerate(backbone.res_layers):
+        stride *= backbone.strides[i]
+        stages.append(
+            BackboneStage(
+                getattr(backbone, name), backbone.stage_widths[i], stride))
+    return stages, [i + 1 for i in backbone.out_indices]
+
+
+@register_backbone_stages(CSPDarknet)
+def _cspdarknet(backbone: CSPDarknet):
+    """CSPDarknet: Focus stem at stride 2, then stages ending in a CSPLayer,
+    strides 4..32."""
+    stages = [BackboneStage(backbone.stem, backbone.stem.conv.out_channels,
+                            2)]
+    for k, name in enumerate(backbone.layers[1:], start=1):
+        stage = getattr(backbone, name)
+        stages.append(
+            BackboneStage(stage, stage[-1].final_conv.out_channels,
+                          2**(k + 1)))
+    return stages, list(backbone.out_indices)
