@@ -2,6 +2,7 @@
 """Switch a DynamicCascadeDetector from joint training to router training
 inside one mmdet training run."""
 import copy
+from collections import deque
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -73,11 +74,24 @@ class RouterTrainingHook(Hook):
        ranks (images de-duplicated by ``img_id``), so every rank uses the
        same Delta.
 
-    The hook's state (phase, Delta, the running history) is saved in every
-    checkpoint: ``--resume`` in the middle of the router phase continues
-    with the same Delta, frozen set and router optimizer state. Resuming
-    the router phase from a joint-phase checkpoint drops that checkpoint's
+    4. replaces the runner's parameter schedulers by ``param_scheduler``
+       built for the router optimizer (none by default: the paper's
+       constant lr). The joint phase's schedulers acted on the discarded
+       joint optimizer and are dropped.
+
+    The phase and Delta live in the model (``model.phase`` and its
+    ``delta`` buffer, saved with the weights); the hook reads and writes
+    them there. Its own checkpoint entry holds the phase it saw and the
+    running history (at most ``history_size`` differences, the newest):
+    ``--resume`` in the middle of the router phase continues with the same
+    Delta, frozen set, router optimizer and scheduler state. Resuming the
+    router phase from a joint-phase checkpoint drops that checkpoint's
     optimizer state (it belongs to the joint optimizer) and says so.
+
+    Before the first iteration the hook checks its schedule: a switch at
+    or beyond the end of training, or a router phase that starts at once
+    without any detector weights loaded (no ``load_from``/``--resume``), is
+    an error.
 
     In the router phase it logs ``router_delta``; the model logs
     ``router_score`` (mean phi) and ``router_hard_ratio`` (share of images
@@ -97,6 +111,12 @@ class RouterTrainingHook(Hook):
         delta_mode (str): ``'dataset'`` or ``'running'``.
         delta_num_images (int, optional): Images in the Delta pass (the
             first ones of the training set, in order). Defaults to all.
+        param_scheduler (list[dict], optional): Parameter schedulers of the
+            router phase, built for the router optimizer at the switch (as
+            ``param_scheduler`` in a config; ``begin``/``end`` count from
+            the switch). Defaults to none (constant lr).
+        history_size (int): Differences kept for ``delta_mode='running'``
+            (a window of the newest ones). Defaults to 100000.
     """
 
     priority = 'NORMAL'
@@ -109,7 +129,9 @@ class RouterTrainingHook(Hook):
                      optimizer=dict(type='AdamW', lr=1e-5,
                                     weight_decay=5e-3)),
                  delta_mode: str = 'dataset',
-                 delta_num_images: Optional[int] = None) -> None:
+                 delta_num_images: Optional[int] = None,
+                 param_scheduler: Optional[List[Dict]] = None,
+                 history_size: int = 100000) -> None:
         if (switch_iter is None) == (switch_epoch is None):
             raise ValueError(
                 'RouterTrainingHook needs exactly one of switch_iter '
@@ -126,16 +148,20 @@ class RouterTrainingHook(Hook):
         if delta_num_images is not None and delta_num_images < 1:
             raise ValueError('delta_num_images must be >= 1 or None, got '
                              f'{delta_num_images}')
+        if not isinstance(history_size, int) or history_size < 1:
+            raise ValueError(
+                f'history_size must be an integer >= 1, got {history_size!r}')
         self.switch_iter = switch_iter
         self.switch_epoch = switch_epoch
         self.optim_wrapper_cfg = copy.deepcopy(dict(optim_wrapper))
         self.optim_wrapper_cfg.setdefault('type', 'OptimWrapper')
+        self.param_scheduler_cfg = copy.deepcopy(list(param_scheduler or []))
         self.delta_mode = delta_mode
         self.delta_num_images = delta_num_images
-        self.in_router_phase = False
-        self.delta = 0.0
-        self.history: List[float] = []
+        self.history: deque = deque(maxlen=history_size)
+        self._router_wrapper = None
         self._loaded_state: Optional[Dict] = None
+        self._loaded_weights = False
 
     # --------------------------------------------------------------- helpers
     def _past_switch(self, runner) -> bool:
@@ -143,29 +169,53 @@ class RouterTrainingHook(Hook):
             return runner.iter >= self.switch_iter
         return runner.epoch >= self.switch_epoch
 
-    def _set_delta(self, runner, delta: float) -> None:
-        self.delta = float(delta)
+    def in_router_phase(self, runner) -> bool:
+        """Whether the runner trains the router: the model is in the
+        router phase and the runner's optimizer is the router's."""
         model = unwrap_cascade(runner.model)
-        model.delta.fill_(self.delta)
+        return model.phase == 'router' and \
+            runner.optim_wrapper is self._router_wrapper
 
-    def _router_optim_wrapper(self, runner):
-        model = unwrap_cascade(runner.model)
-        return build_optim_wrapper(model.router,
-                                   copy.deepcopy(self.optim_wrapper_cfg))
+    @staticmethod
+    def delta(runner) -> float:
+        """Delta, as the model holds it."""
+        return float(unwrap_cascade(runner.model).delta)
+
+    @staticmethod
+    def _set_delta(runner, delta: float) -> None:
+        unwrap_cascade(runner.model).delta.fill_(float(delta))
+
+    def _replace_param_schedulers(self, runner) -> None:
+        """Schedulers of the router phase, built for the router optimizer;
+        the joint ones (bound to the discarded optimizer) are dropped."""
+        old = runner.param_schedulers
+        if isinstance(old, dict):
+            old = [s for group in old.values() for s in group]
+        dropped = [type(s).__name__ for s in old or []]
+        runner.param_schedulers = runner.build_param_scheduler(
+            copy.deepcopy(self.param_scheduler_cfg))
+        built = [type(s).__name__ for s in runner.param_schedulers]
+        runner.logger.info(
+            'RouterTrainingHook: parameter schedulers of the joint phase '
+            f'{dropped} dropped; router phase schedulers: '
+            f'{built or "none (constant lr)"}')
 
     def _enter_router_phase(self,
                             runner,
                             delta: Optional[float],
                             at_iter: Optional[int] = None) -> None:
-        """Freeze the detectors, swap the optimizer and set Delta (computed
-        by a pass over the training set when ``delta`` is None)."""
+        """Freeze the detectors, swap the optimizer and the schedulers and
+        set Delta (computed by a pass over the training set when ``delta``
+        is None)."""
         model = unwrap_cascade(runner.model)
         model.phase = 'router'
         self._drop_joint_logs(runner)
-        runner.optim_wrapper = self._router_optim_wrapper(runner)
+        self._router_wrapper = build_optim_wrapper(
+            model.router, copy.deepcopy(self.optim_wrapper_cfg))
+        runner.optim_wrapper = self._router_wrapper
         runner.optim_wrapper.initialize_count_status(
             model, runner.iter, runner.max_iters)
-        self.in_router_phase = True
+        self._replace_param_schedulers(runner)
         if delta is None:
             if self.delta_mode == 'dataset':
                 diffs = self.dataset_differences(runner)
@@ -187,7 +237,7 @@ class RouterTrainingHook(Hook):
             'detectors frozen; '
             f'{type(optimizer).__name__} (lr {optimizer.param_groups[0]["lr"]}'
             f') over the router\'s {n_params} parameters; '
-            f'Delta = {self.delta:.6f} ({how})')
+            f'Delta = {self.delta(runner):.6f} ({how})')
 
     def _loaded_router_state(self) -> bool:
         """Whether the loaded checkpoint was saved in the router phase."""
@@ -198,7 +248,8 @@ class RouterTrainingHook(Hook):
                                  at_iter: Optional[int] = None) -> None:
         """Re-enter the router phase with the checkpoint's Delta and
         running history (no new Delta pass)."""
-        self.history = list(self._loaded_state.get('history', []))
+        self.history.clear()
+        self.history.extend(self._loaded_state.get('history', []))
         self._enter_router_phase(runner, self._loaded_state['delta'], at_iter)
 
     @staticmethod
@@ -273,9 +324,34 @@ class RouterTrainingHook(Hook):
                 'detectors none in the router phase. Add '
                 '`find_unused_parameters = True` to the config (the configs '
                 'in configs/dynamicdet have it).')
+        self._check_schedule(runner)
+
+    def _check_schedule(self, runner) -> None:
+        """A switch at or beyond the end of training leaves the router
+        untrained: an error before anything runs."""
+        if self.switch_iter is not None:
+            name, switch, end = 'switch_iter', self.switch_iter, \
+                runner.max_iters
+            unit = 'max_iters'
+        else:
+            name, switch, end = 'switch_epoch', self.switch_epoch, \
+                runner.max_epochs
+            unit = 'max_epochs'
+        if switch >= end:
+            raise ValueError(
+                f'RouterTrainingHook: {name}={switch} is at or beyond the end '
+                f'of training ({unit}={end}), so the router would never be '
+                f'trained. Set {name} below {end} (joint phase length), or '
+                f'raise {unit} by the length of the router phase.')
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
-        self._loaded_state = checkpoint.get(STATE_KEY)
+        self._loaded_weights = True
+        self._loaded_state = dict(checkpoint.get(STATE_KEY) or {})
+        if self._loaded_state:
+            # Delta is a model buffer: take it from the saved weights
+            saved = checkpoint.get('state_dict', {}).get('delta')
+            if saved is not None:
+                self._loaded_state['delta'] = float(saved)
         if not getattr(runner, '_resume', False):
             return  # load_from: model weights only, no optimizer state
         meta = checkpoint.get('meta', {})
@@ -286,36 +362,46 @@ class RouterTrainingHook(Hook):
         if not resumes_in_router:
             return
         if self._loaded_router_state():
-            # the saved optimizer state is the router's: load it into the
-            # router optimizer, which has to exist before runner.resume
-            # loads it
+            # the saved optimizer and scheduler states are the router's:
+            # load them into the router ones, which have to exist before
+            # runner.resume loads them
             self._enter_from_loaded_state(runner, meta.get('iter'))
-        elif 'optimizer' in checkpoint:
-            checkpoint.pop('optimizer')
+        else:
+            for key in ('optimizer', 'param_schedulers'):
+                checkpoint.pop(key, None)
             runner.logger.info(
                 'RouterTrainingHook: resuming the router phase from a '
-                'joint-phase checkpoint; its optimizer state belongs to the '
-                'joint optimizer and is not loaded')
+                'joint-phase checkpoint; its optimizer and scheduler states '
+                'belong to the joint phase and are not loaded')
 
     def before_train(self, runner) -> None:
-        if self.in_router_phase or not self._past_switch(runner):
+        if self.in_router_phase(runner) or not self._past_switch(runner):
             return
+        if not self._loaded_weights:
+            raise ValueError(
+                'RouterTrainingHook: the router phase starts at the first '
+                'iteration, but no detector weights were loaded, so the '
+                'router would learn to route between two random detectors. '
+                'Set load_from to a joint-phase checkpoint (for example '
+                '--cfg-options load_from=work_dirs/<joint run>/iter_N.pth) '
+                'or resume a run with --resume, or give the joint phase '
+                'iterations with switch_iter/switch_epoch > 0.')
         if self._loaded_router_state():
             self._enter_from_loaded_state(runner)
         else:
             self._enter_router_phase(runner, None)
 
     def before_train_epoch(self, runner) -> None:
-        if self.switch_epoch is not None and not self.in_router_phase \
-                and self._past_switch(runner):
+        if self.switch_epoch is not None and not self.in_router_phase(
+                runner) and self._past_switch(runner):
             self._enter_router_phase(runner, None)
 
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch=None) -> None:
-        if self.switch_iter is not None and not self.in_router_phase \
-                and self._past_switch(runner):
+        if self.switch_iter is not None and not self.in_router_phase(
+                runner) and self._past_switch(runner):
             self._enter_router_phase(runner, None)
 
     def after_train_iter(self,
@@ -323,7 +409,7 @@ class RouterTrainingHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        if not self.in_router_phase:
+        if not self.in_router_phase(runner):
             return
         model = unwrap_cascade(runner.model)
         if self.delta_mode == 'running' and \
@@ -334,11 +420,11 @@ class RouterTrainingHook(Hook):
             for part in parts:
                 self.history.extend(part)
             self._set_delta(runner, median(self.history))
-        runner.message_hub.update_scalar('train/router_delta', self.delta)
+        runner.message_hub.update_scalar('train/router_delta',
+                                         self.delta(runner))
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
         checkpoint[STATE_KEY] = dict(
-            phase='router' if self.in_router_phase else 'joint',
-            delta=self.delta,
+            phase=unwrap_cascade(runner.model).phase,
             delta_mode=self.delta_mode,
             history=list(self.history))

@@ -115,7 +115,8 @@ def test_delta_is_the_median_of_the_models_differences(trained):
     assert len(produced) == 4  # one pass, every training image once
     expected = float(np.median(produced))
     hook = _router_hook(runner)
-    assert hook.delta == pytest.approx(expected, abs=1e-6)
+    # one source of truth: the hook reads Delta from the model
+    assert hook.delta(runner) == float(runner.model.delta)
     assert float(runner.model.delta) == pytest.approx(expected, abs=1e-6)
     # used by every router iteration
     assert trained['probe'].deltas[2:] == pytest.approx([expected] * 2)
@@ -137,8 +138,9 @@ def test_resume_mid_router_phase_restores_delta_and_frozen_set(
     runner.train()
     hook = _router_hook(runner)
     assert probe.phases == ['router']  # iteration 3 only
-    assert hook.delta == saved['router_training']['delta']
-    assert float(runner.model.delta) == hook.delta
+    assert 'delta' not in saved['router_training']  # it is in the weights
+    assert float(runner.model.delta) == float(saved['state_dict']['delta'])
+    assert hook.delta(runner) == float(runner.model.delta)
     assert isinstance(runner.optim_wrapper.optimizer, torch.optim.AdamW)
     # the router AdamW state of the checkpoint was loaded
     assert probe.opt_state == [len(list(runner.model.router.parameters()))]
@@ -187,6 +189,58 @@ def test_running_median_mode(raccoon_coco, tmp_path):
         seen += diffs
         assert delta == pytest.approx(float(np.median(seen)), abs=1e-6)
     assert len(seen) == 8
+
+
+def test_running_history_is_bounded(raccoon_coco, tmp_path):
+    runner, probe = _runner(
+        raccoon_coco, tmp_path, iters=3, switch_iter=1,
+        hook=dict(delta_mode='running', history_size=5))
+    runner.train()
+    hook = _router_hook(runner)
+    seen = [d for diffs in probe.diffs for d in diffs]
+    assert len(seen) == 8 and list(hook.history) == seen[-5:]
+    assert probe.deltas[-1] == pytest.approx(float(np.median(seen[-5:])),
+                                             abs=1e-6)
+
+
+def test_router_phase_gets_its_own_schedulers(raccoon_coco, tmp_path):
+    """The joint MultiStepLR is dropped at the switch; the hook's
+    param_scheduler acts on the router optimizer."""
+    runner, probe = _runner(
+        raccoon_coco, tmp_path, iters=4, switch_iter=2,
+        hook=dict(param_scheduler=[
+            dict(type='ConstantLR', factor=0.5, by_epoch=False, begin=0,
+                 end=100)
+        ]))
+    runner.train()
+    schedulers = runner.param_schedulers
+    assert [type(s).__name__ for s in schedulers] == ['ConstantLR']
+    assert schedulers[0].optimizer is runner.optim_wrapper
+    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == \
+        pytest.approx(0.5e-5)
+
+
+@pytest.mark.parametrize('hook,iters,match', [
+    (dict(switch_iter=4), 4, r'switch_iter=4 is at or beyond the end of '
+     r'training \(max_iters=4\)'),
+    (dict(switch_iter=9), 4, 'switch_iter=9'),
+])
+def test_switch_beyond_schedule_is_refused(hook, iters, match, raccoon_coco,
+                                           tmp_path):
+    cfg = tiny_config(CONFIG, raccoon_coco, str(tmp_path), num_images=4,
+                      iters=iters)
+    cfg.custom_hooks = [dict(type='RouterTrainingHook', **hook)]
+    with pytest.raises(ValueError, match=match):
+        Runner.from_cfg(cfg).train()
+    assert not list(tmp_path.glob('*.pth'))
+
+
+def test_router_phase_without_weights_is_refused(raccoon_coco, tmp_path):
+    cfg = tiny_config(STANDALONE, raccoon_coco, str(tmp_path), num_images=4,
+                      iters=2)
+    with pytest.raises(ValueError, match='no detector weights were loaded.*'
+                       'load_from'):
+        Runner.from_cfg(cfg).train()
 
 
 def test_hook_without_dynamic_detector_is_refused(raccoon_coco, tmp_path):
