@@ -50,7 +50,7 @@ from mmengine.runner import load_checkpoint
 
 import mmdet_dynamic  # noqa: F401
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
-from mmdet.registry import DATASETS, MODELS
+from mmdet_dynamic.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS_TO_RUN = {
@@ -209,12 +209,12 @@ def plot(rows, out_file: str) -> None:
     """PNG of latency against the hard ratio: measured (markers), the
     linear model (dashed) and its 5 % goal band, one panel per model, one
     colour per batch size."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    # an Agg-backed Figure of its own: the caller's pyplot backend and
+    # figures are left alone
+    from matplotlib.figure import Figure
     names = list(dict.fromkeys(r.model for r in rows))
-    fig, axes = plt.subplots(
-        1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    fig = Figure(figsize=(5.5 * len(names), 4.2))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, name in zip(axes[0], names):
         own_rows = [r for r in rows if r.model == name]
         sizes = sorted({r.batch_size for r in own_rows})
@@ -239,7 +239,6 @@ def plot(rows, out_file: str) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_file, dpi=120)
-    plt.close(fig)
 
 
 def main():
@@ -266,7 +265,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     MMLogger.get_current_instance().setLevel(logging.ERROR)
-    init_default_scope('mmdet')
+    init_default_scope('mmdet_dynamic')
     images = load_images(args.size, args.num_images)
     print(f'CPU, {args.threads} threads, {args.size} px, '
           f'{args.num_images} raccoon test images, median of '

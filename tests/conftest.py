@@ -12,6 +12,14 @@ BALLOON_ROOT = os.environ.get(
                             'balloon'))
 
 
+@pytest.fixture(autouse=True)
+def mmdet_dynamic_scope():
+    """Every test starts in the package's default scope (what its configs
+    set), whatever scope an earlier test left current."""
+    from mmdet_dynamic.utils import register_all_modules
+    register_all_modules()
+
+
 def free_port() -> int:
     """A free local TCP port (for a distributed test's rendezvous)."""
     import socket

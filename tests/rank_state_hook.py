@@ -8,7 +8,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmdet.registry import HOOKS
+from mmdet_dynamic.registry import HOOKS
 
 
 @HOOKS.register_module()

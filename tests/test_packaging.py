@@ -16,7 +16,12 @@ SOURCES = ('setup.py', 'MANIFEST.in', 'README.md', 'model-index.yml',
            'requirements', 'mmdet_dynamic', 'configs', 'tools')
 
 
-def test_custom_imports_registers_into_mmdet(tmp_path):
+def test_custom_imports_and_the_package_scope(tmp_path):
+    """A user's config in mmdet's scope reaches our modules with the
+    ``mmdet_dynamic.`` prefix; one in our scope reaches ours and mmdet's."""
+    from mmengine.registry import DefaultScope
+
+    from mmdet.registry import MODELS as MMDET_MODELS
     cfg_file = tmp_path / 'user_cfg.py'
     cfg_file.write_text(
         "custom_imports = dict(imports=['mmdet_dynamic'], "
@@ -24,13 +29,75 @@ def test_custom_imports_registers_into_mmdet(tmp_path):
         "default_scope = 'mmdet'\n")
     cfg = Config.fromfile(str(cfg_file))  # imports custom_imports
     assert 'mmdet_dynamic' in sys.modules
-    import mmdet_dynamic
     assert cfg.default_scope == 'mmdet'
-    assert isinstance(mmdet_dynamic.__version__, str)
+    neck = dict(type='mmdet_dynamic.BiFPN', in_channels=[8, 16, 32],
+                out_channels=8, num_outs=5, num_repeats=1)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        assert type(MMDET_MODELS.build(neck)).__name__ == 'BiFPN'
+    with DefaultScope.overwrite_default_scope('mmdet_dynamic'):
+        from mmdet_dynamic.registry import MODELS
+        assert MODELS.get('EELAN').__module__.startswith('mmdet_dynamic')
+        assert MODELS.get('FasterRCNN') is MMDET_MODELS.get('FasterRCNN')
+
+
+IMPORT_PROBE = """
+import matplotlib
+matplotlib.use('svg')
+import mmengine.dist.utils as dist_utils
+from mmengine.config import utils as config_utils
+from mmengine.model import MMDistributedDataParallel
+from mmdet.registry import HOOKS, MODELS
+import mmdet.datasets, mmdet.engine, mmdet.evaluation, mmdet.models
+launchers = (dist_utils._init_dist_pytorch, dist_utils._init_dist_slurm)
+ddp_init = MMDistributedDataParallel.__init__
+mmdet_models = dict(MODELS.module_dict)
+mmdet_hooks = dict(HOOKS.module_dict)
+import mmdet_dynamic
+assert (dist_utils._init_dist_pytorch, dist_utils._init_dist_slurm) == \\
+    launchers, 'launchers replaced'
+assert MMDistributedDataParallel.__init__ is ddp_init, 'DDP patched'
+assert matplotlib.get_backend() == 'svg', 'backend changed'
+assert dict(MODELS.module_dict) == mmdet_models, 'mmdet MODELS changed'
+assert dict(HOOKS.module_dict) == mmdet_hooks, 'mmdet HOOKS changed'
+assert config_utils.MODULE2PACKAGE['mmdet_dynamic'] == 'mmdet_dynamic'
+print('clean import')
+"""
+
+
+def test_import_registers_and_changes_nothing_else():
+    """No launcher or DDP patch (on this CPU-only machine, where the old
+    code patched them), no matplotlib backend change, nothing written into
+    mmdet's registries; the config package scope is registered."""
+    proc = subprocess.run([sys.executable, '-c', IMPORT_PROBE],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'clean import' in proc.stdout
+
+
+EFFICIENTDET_PROBE = """
+import torch.nn as nn
+from mmdet.registry import MODELS
+names = ['BiFPN', 'RepConv', 'ELANBlock', 'CCM', 'DSM', 'ReOrg', 'DownC']
+for name in names:  # what mmdet's projects/EfficientDet (and co.) register
+    MODELS.register_module(name=name, module=type(name, (nn.Module, ), {}))
+import mmdet_dynamic
+from mmdet_dynamic.registry import MODELS as OURS
+for name in names:
+    assert MODELS.get(name).__module__ != 'mmdet_dynamic', name
+    assert OURS.get(name).__module__.startswith('mmdet_dynamic'), name
+print('no collision')
+"""
+
+
+def test_import_next_to_mmdet_projects_with_the_same_names():
+    proc = subprocess.run([sys.executable, '-c', EFFICIENTDET_PROBE],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'no collision' in proc.stdout
 
 
 def test_every_module_class_is_registered():
-    """Each nn.Module / Hook class the package defines is in mmdet's
+    """Each nn.Module / Hook class the package defines is in the package's
     registries under its class name (abstract ``Base*`` classes aside)."""
     import importlib
     import inspect
@@ -38,7 +105,7 @@ def test_every_module_class_is_registered():
 
     import torch.nn as nn
     from mmengine.hooks import Hook
-    from mmdet.registry import HOOKS, MODELS
+    from mmdet_dynamic.registry import HOOKS, MODELS
 
     import mmdet_dynamic
     missing = []

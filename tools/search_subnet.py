@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
 
-    from mmdet.registry import MODELS
+    from mmdet_dynamic.registry import MODELS
     from mmdet_dynamic.apis.subnet_search import (DetectionScorer,
                                                   EvolutionSearch, arch_cost,
                                                   block_cost_table,
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     from mmdet_dynamic.models.backbones import ShuffleNetV2Supernet
     try:
         cfg = Config.fromfile(args.config)
-        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
         backbone = cfg.model.get('backbone', {})
         if str(backbone.get('type', '')).split('.')[-1] != \
                 'ShuffleNetV2Supernet' or backbone.get('arch'):

@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/default_runtime_iter.py',
 ]
 custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+default_scope = 'mmdet_dynamic'
 
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 yolo = dict(

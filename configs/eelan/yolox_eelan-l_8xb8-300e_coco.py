@@ -3,7 +3,12 @@
 # baseline of dy-yolox_eelan-l_300e_coco.
 _base_ = 'mmdet::yolox/yolox_l_8xb8-300e_coco.py'
 custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+default_scope = 'mmdet_dynamic'
+# The model dict comes from an mmdet:: base, which gives it scope 'mmdet';
+# _scope_ puts it (and what it builds) in this package's scope, so that
+# backbones and necks of mmdet_dynamic resolve inside it.
 model = dict(
+    _scope_='mmdet_dynamic',
     backbone=dict(
         _delete_=True,
         type='EELAN',

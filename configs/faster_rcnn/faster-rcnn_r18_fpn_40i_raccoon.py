@@ -10,8 +10,13 @@ _base_ = [
     '../_base_/default_runtime_iter.py',
 ]
 custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
+default_scope = 'mmdet_dynamic'
 
+# The model dict comes from an mmdet:: base, which gives it scope 'mmdet';
+# _scope_ puts it (and what it builds) in this package's scope, so that
+# backbones and necks of mmdet_dynamic resolve inside it.
 model = dict(
+    _scope_='mmdet_dynamic',
     backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512]),
     roi_head=dict(bbox_head=dict(num_classes=1)))

@@ -36,7 +36,7 @@ def build_coco_metric(cfg, split: str, dataset_meta: Dict):
     Raises:
         ValueError: If the evaluator is not (or does not contain) one.
     """
-    from mmdet.registry import METRICS
+    from mmdet_dynamic.registry import METRICS
     ev = cfg.get(f'{split}_evaluator')
     cfgs = ev if isinstance(ev, (list, tuple)) else [ev]
     for one in cfgs:

@@ -133,12 +133,11 @@ def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
                   out_file: str, title: str = '') -> None:
     """PNG of AP against latency: the router, the random router, detector
     1 alone (hard ratio 0) and the full cascade (hard ratio 1) marked."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(
-        1, len(metric_names), figsize=(5.5 * len(metric_names), 4.2),
-        squeeze=False)
+    # an Agg-backed Figure of its own: the caller's pyplot backend and
+    # figures are left alone
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5.5 * len(metric_names), 4.2))
+    axes = fig.subplots(1, len(metric_names), squeeze=False)
     lat = [r['latency_ms'] for r in rows]
     for ax, name in zip(axes[0], metric_names):
         ax.plot(lat, [r[name] for r in rows], 'o-', label='router')
@@ -163,4 +162,3 @@ def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out_file, dpi=120)
-    plt.close(fig)

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint, save_checkpoint
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from ..models.layers.rep_conv import switch_to_deploy
 
 
@@ -46,7 +46,7 @@ def reparameterize_checkpoint(config: str, checkpoint: str, out_file: str,
     import mmdet_dynamic  # noqa: F401
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
     model = MODELS.build(copy.deepcopy(cfg.model))
     load_checkpoint(model, checkpoint, map_location='cpu')
     model.eval()

@@ -114,7 +114,7 @@ def split_train_set(cfg, val_ratio: float, recal_images: int,
         tuple: (train dataset, recalibration indices, held-out dataset,
         held-out indices).
     """
-    from mmdet.registry import DATASETS
+    from mmdet_dynamic.registry import DATASETS
     if not 0 < val_ratio < 1:
         raise ValueError(f'val_ratio must be in (0, 1), got {val_ratio}')
     train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
@@ -155,7 +155,7 @@ class DetectionScorer:
 
     def __init__(self, model, recal_set, recal_idx, held_set, held_idx,
                  batch_size: int = 4) -> None:
-        from mmdet.registry import METRICS
+        from mmdet_dynamic.registry import METRICS
         self.model = model
         self.recal = _subset_loader(recal_set, recal_idx, batch_size)
         self.held = _subset_loader(held_set, held_idx, batch_size)

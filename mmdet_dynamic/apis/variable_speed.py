@@ -146,32 +146,30 @@ def add_model_arguments(parser) -> None:
 def load_cascade(config: str,
                  checkpoint: Optional[str],
                  cfg_options: Optional[Dict] = None,
-                 what: str = 'this tool'):
-    """Build a DynamicCascadeDetector from a config and checkpoint, in eval
-    mode on the CPU.
+                 what: str = 'this tool',
+                 device: str = 'cpu'):
+    """Build a DynamicCascadeDetector from a config and checkpoint with
+    mmdet's :func:`mmdet.apis.init_detector` (eval mode, ``dataset_meta``
+    from the checkpoint).
 
     Raises:
         TypeError: If the config's model is not a DynamicCascadeDetector.
     """
     import mmdet_dynamic  # noqa: F401
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-
-    from mmdet.registry import MODELS
+    from mmdet.apis import init_detector
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_type = str(cfg.model.get('type', '')).split('.')[-1]
     if model_type != 'DynamicCascadeDetector':
         raise TypeError(
             f'{what} needs a DynamicCascadeDetector config; {config} builds '
             f'a {model_type!r}. Use a config from configs/dynamicdet.')
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu',
-                        logger='current')
-    model.eval()
+    # cfg_options={} (already merged): init_detector then leaves the model
+    # config as it is instead of clearing `model.backbone.init_cfg`, a key
+    # a cascade config keeps under model.detector
+    model = init_detector(
+        cfg, checkpoint, device=device, cfg_options={})
     return model, cfg
 
 
@@ -229,15 +227,29 @@ def collect_scores(model, loader, progress: bool = True) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (CUDA or any other
+    accelerator) to finish; nothing to wait for on the CPU. Called before
+    every clock read, so that GPU latencies measure the kernels, not their
+    launch."""
+    device = torch.device(device)
+    if device.type != 'cpu':
+        torch.accelerator.synchronize(device)
+
+
 @torch.no_grad()
 def timed_route(model, data: Dict, route: str) -> Tuple[list, float]:
     """Run ``model.test_step`` on one batch with every image sent
-    ``route`` ('easy' or 'hard'); returns the samples and the seconds."""
+    ``route`` ('easy' or 'hard'); returns the samples and the seconds (the
+    device synchronised before each clock read)."""
     previous = model.test_cfg['threshold']
     model.set_threshold(1.0 if route == 'easy' else 0.0)
+    device = next(model.parameters()).device
     try:
+        synchronize(device)
         start = time.perf_counter()
         out = model.test_step(data)
+        synchronize(device)
         seconds = time.perf_counter() - start
     finally:
         model.set_threshold(previous)

@@ -5,13 +5,15 @@ from .checkpoint_safety import (history_buffer_getattr, mmengine_safe_globals,
 from .config_check import (check_data_paths, check_router_hook,
                            check_runner_config)
 from .config_scope import register_config_scope
-from .cpu_distributed import enable_cpu_distributed
-from .mmdet_tools import (checked_runner_configs, mmdet_tool_path,
-                          run_mmdet_tool)
+from .cpu_distributed import (cpu_wrapper_options, init_cpu_process_group,
+                              needs_cpu_distributed)
+from .mmdet_tools import mmdet_tool_path, run_mmdet_tool, tool_config
+from .setup_env import register_all_modules
 
 __all__ = [
     'history_buffer_getattr', 'mmengine_safe_globals',
     'register_mmengine_safe_globals', 'check_data_paths', 'check_router_hook',
-    'check_runner_config', 'register_config_scope', 'enable_cpu_distributed',
-    'checked_runner_configs', 'mmdet_tool_path', 'run_mmdet_tool'
+    'check_runner_config', 'register_config_scope', 'cpu_wrapper_options',
+    'init_cpu_process_group', 'needs_cpu_distributed', 'mmdet_tool_path',
+    'run_mmdet_tool', 'tool_config', 'register_all_modules'
 ]

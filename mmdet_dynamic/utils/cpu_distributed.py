@@ -1,96 +1,81 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Distributed training on machines without CUDA (development and CI).
+"""Distributed runs of this package's tools on machines with no accelerator.
 
-mmengine's launchers assume GPUs: ``init_dist`` calls
-``torch.cuda.set_device`` and uses the backend of ``env_cfg.dist_cfg``
-(``'nccl'`` in mmdet's default runtime), and the runner wraps the model in
-``MMDistributedDataParallel`` with ``device_ids=[LOCAL_RANK]``. On a
-CPU-only torch all three fail. When CUDA is absent,
-:func:`enable_cpu_distributed` (run by ``import mmdet_dynamic``, hence by
-any config with ``custom_imports=dict(imports=['mmdet_dynamic'])``) makes
+mmengine's launchers assume an accelerator: ``init_dist`` calls
+``torch.cuda.set_device`` (or the NPU/MLU/MUSA equivalent) and the runner
+wraps the model in ``MMDistributedDataParallel`` with
+``device_ids=[LOCAL_RANK]``. On a machine with no accelerator of any kind
+both fail. This package's ``tools/train.py`` and ``tools/test.py`` (and so
+``dist_train.sh``, ``slurm_train.sh`` and ``mim train mmdet_dynamic``) then
 
-- the ``pytorch`` and ``slurm`` launchers skip ``set_device`` and use the
-  ``gloo`` backend (a warning names the replaced backend);
-- ``MMDistributedDataParallel`` drop ``device_ids`` for a CPU module.
+- start the process group themselves with the ``gloo`` backend, before
+  mmdet's script builds the runner (mmengine skips its own ``init_dist``
+  when a process group exists);
+- give the runner ``model_wrapper_cfg.device_ids=None`` through
+  ``--cfg-options`` (DDP over a CPU module takes no device ids).
 
-With CUDA nothing is changed. An explicit
-``env_cfg = dict(dist_cfg=dict(backend='gloo'))`` is honoured either way.
+Nothing in mmengine, mmdet or torch is replaced, and importing the package
+changes nothing: only these tools act, and only where
+``mmengine.device.get_device()`` is ``'cpu'``. With an accelerator they
+leave the launch to mmengine.
 """
-import functools
 import os
+import subprocess
+from typing import List
 
-import torch
-
-_PATCHED = False
-
-
-def _warn(message: str) -> None:
-    from mmengine.logging import print_log
-    print_log(message, logger='current', level=30)
+from mmengine.config import Config
+from mmengine.logging import print_log
 
 
-def _init_process_group(backend: str, **kwargs) -> None:
-    import torch.distributed as torch_dist
-    if backend != 'gloo':
-        _warn(f'mmdet_dynamic: CUDA is not available, so the distributed '
-              f'backend {backend!r} is replaced by gloo (CPU)')
-    torch_dist.init_process_group(backend='gloo', **kwargs)
+def needs_cpu_distributed(launcher: str) -> bool:
+    """Whether a ``launcher`` run needs the CPU set-up: a distributed
+    launcher on a machine with no accelerator of any kind."""
+    from mmengine.device import get_device
+    return launcher in ('pytorch', 'slurm') and get_device() == 'cpu'
 
 
-def _init_dist_pytorch_cpu(backend, init_backend='torch', **kwargs) -> None:
-    if init_backend != 'torch':
-        raise ValueError(f'init_backend={init_backend!r} needs CUDA; on CPU '
-                         "only init_backend='torch' (gloo) is supported")
-    _init_process_group(backend, **kwargs)
-
-
-def _init_dist_slurm_cpu(backend, port=None, init_backend='torch',
-                         **kwargs) -> None:
-    import subprocess
-    proc_id = int(os.environ['SLURM_PROCID'])
-    ntasks = int(os.environ['SLURM_NTASKS'])
-    if port is not None:
-        os.environ['MASTER_PORT'] = str(port)
-    os.environ.setdefault('MASTER_PORT', '29500')
+def _slurm_environment(port=None) -> None:
+    """RANK, WORLD_SIZE, LOCAL_RANK and the master address from Slurm's
+    variables, as mmengine's slurm launcher sets them."""
+    os.environ.setdefault('MASTER_PORT', str(port or 29500))
     if 'MASTER_ADDR' not in os.environ:  # the job's first node
         os.environ['MASTER_ADDR'] = subprocess.getoutput(
             f'scontrol show hostname {os.environ["SLURM_NODELIST"]} '
             '| head -n1')
-    os.environ['WORLD_SIZE'] = str(ntasks)
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
     os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
-    os.environ['RANK'] = str(proc_id)
-    _init_dist_pytorch_cpu(backend, init_backend, **kwargs)
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
 
 
-def enable_cpu_distributed(force: bool = False) -> bool:
-    """Patch mmengine's launchers and DDP wrapper for CPU-only machines.
+def init_cpu_process_group(launcher: str, cfg: Config) -> None:
+    """Start the ``gloo`` process group for a ``pytorch`` (torchrun) or
+    ``slurm`` launch; a configured NCCL/other backend is reported and
+    replaced."""
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.get('backend', 'nccl')
+    if launcher == 'slurm':
+        _slurm_environment(dist_cfg.get('port'))
+    if backend != 'gloo':
+        print_log(
+            f'mmdet_dynamic: no accelerator on this machine, so the '
+            f'distributed backend {backend!r} is replaced by gloo (CPU)',
+            logger='current',
+            level=30)
+    dist.init_process_group(backend='gloo')
 
-    Args:
-        force (bool): Patch even when CUDA is available (tests).
 
-    Returns:
-        bool: Whether the patches are active.
-    """
-    global _PATCHED
-    if _PATCHED:
-        return True
-    if torch.cuda.is_available() and not force:
-        return False
-    import mmengine.dist.utils as dist_utils
-    from mmengine.model import MMDistributedDataParallel
-
-    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
-    dist_utils._init_dist_slurm = _init_dist_slurm_cpu
-
-    original = MMDistributedDataParallel.__init__
-
-    @functools.wraps(original)
-    def __init__(self, module, *args, **kwargs):
-        if kwargs.get('device_ids') is not None and all(
-                p.device.type == 'cpu' for p in module.parameters()):
-            kwargs['device_ids'] = None
-        original(self, module, *args, **kwargs)
-
-    MMDistributedDataParallel.__init__ = __init__
-    _PATCHED = True
-    return True
+def cpu_wrapper_options(cfg: Config) -> List[str]:
+    """``--cfg-options`` words that make the runner wrap the model in DDP
+    without device ids, keeping the config's wrapper settings."""
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=bool(
+                cfg.get('find_unused_parameters', False)))
+    wrapper = dict(wrapper, device_ids=None)
+    return [f'model_wrapper_cfg.{k}={v}' for k, v in wrapper.items()]

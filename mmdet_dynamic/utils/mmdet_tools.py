@@ -2,20 +2,28 @@
 """Run mmdet's own command-line tools with mmdet_dynamic imported.
 
 ``tools/train.py`` and ``tools/test.py`` of this package are thin wrappers:
-they import :mod:`mmdet_dynamic` (registering its modules and the checkpoint
-allow-list) and then execute the ``train.py``/``test.py`` that ships inside
-the installed mmdet package (``mmdet/.mim/tools``), so arguments and
-behaviour are exactly mmdet's. The only addition is
-:func:`~mmdet_dynamic.utils.config_check.check_runner_config` (data paths
-exist, hooks fit the model), run on the final config before the runner is
-built.
+they import :mod:`mmdet_dynamic` and execute the ``train.py``/``test.py``
+that ships inside the installed mmdet package (``mmdet/.mim/tools``), so
+arguments and behaviour are exactly mmdet's. Before that they
+
+- parse the config once themselves and run
+  :func:`~mmdet_dynamic.utils.config_check.check_runner_config` on it (data
+  paths exist, hooks fit the model), so a bad config stops before anything
+  is written;
+- on a machine with no accelerator, set up a distributed launch on CPU
+  (:mod:`mmdet_dynamic.utils.cpu_distributed`).
 """
-import contextlib
+import argparse
 import os.path as osp
 import runpy
-from typing import Iterator
+import sys
+from typing import List, Tuple
+
+from mmengine.config import Config, DictAction
 
 from .config_check import check_runner_config
+from .cpu_distributed import (cpu_wrapper_options, init_cpu_process_group,
+                              needs_cpu_distributed)
 
 
 def mmdet_tool_path(name: str) -> str:
@@ -37,21 +45,18 @@ def mmdet_tool_path(name: str) -> str:
     return path
 
 
-@contextlib.contextmanager
-def checked_runner_configs() -> Iterator[None]:
-    """Run :func:`check_runner_config` on every config given to ``Runner``."""
-    from mmengine.runner import Runner
-    original = Runner.__dict__['from_cfg']
-
-    def from_cfg(cls, cfg):
-        check_runner_config(cfg)
-        return original.__func__(cls, cfg)
-
-    Runner.from_cfg = classmethod(from_cfg)
-    try:
-        yield
-    finally:
-        Runner.from_cfg = original
+def tool_config(argv: List[str]) -> Tuple[Config, str]:
+    """The config an mmdet tool will run (``--cfg-options`` merged) and its
+    launcher, from the tool's command line."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--launcher', default='none')
+    args, _ = parser.parse_known_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg, args.launcher
 
 
 def run_mmdet_tool(name: str) -> None:
@@ -62,5 +67,10 @@ def run_mmdet_tool(name: str) -> None:
     """
     import mmdet_dynamic  # noqa: F401  (registers modules, allow-list)
     path = mmdet_tool_path(name)
-    with checked_runner_configs():
-        runpy.run_path(path, run_name='__main__')
+    if not {'-h', '--help'} & set(sys.argv[1:]):
+        cfg, launcher = tool_config(sys.argv[1:])
+        check_runner_config(cfg)
+        if needs_cpu_distributed(launcher):
+            init_cpu_process_group(launcher, cfg)
+            sys.argv += ['--cfg-options'] + cpu_wrapper_options(cfg)
+    runpy.run_path(path, run_name='__main__')

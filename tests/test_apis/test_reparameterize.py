@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from ..conftest import PROJECT_ROOT, randomise_bn
 
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'eelan',

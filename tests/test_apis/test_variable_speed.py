@@ -1,6 +1,7 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """From target latency to hard ratio k and threshold tau (exact values)."""
 import numpy as np
+import torch
 import pytest
 
 from mmdet_dynamic.apis.variable_speed import (expected_latency,
@@ -61,3 +62,46 @@ def test_expected_latency_and_grid():
     assert [r['realised_hard_ratio'] for r in grid] == [0.0, 0.3, 1.0]
     assert [r['expected_latency'] for r in grid] == pytest.approx(
         [10.0, 13.0, 20.0])
+
+
+def test_route_timing_synchronises_the_device_before_each_clock_read(
+        monkeypatch):
+    """On an accelerator the clock is read only after the queued kernels
+    finished: synchronize runs right before both perf_counter reads."""
+    from mmdet_dynamic.apis import variable_speed as vs
+    events = []
+    monkeypatch.setattr(vs, 'synchronize',
+                        lambda device: events.append('sync'))
+    clock = iter([10.0, 10.25])
+    monkeypatch.setattr(vs.time, 'perf_counter',
+                        lambda: events.append('clock') or next(clock))
+
+    class Model(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.test_cfg = dict(threshold=0.3)
+
+        def set_threshold(self, t):
+            self.test_cfg['threshold'] = t
+
+        def test_step(self, data):
+            events.append(f"run at {self.test_cfg['threshold']}")
+            return ['out']
+
+    model = Model()
+    out, seconds = vs.timed_route(model, {}, 'hard')
+    assert out == ['out'] and seconds == 0.25
+    assert events == ['sync', 'clock', 'run at 0.0', 'sync', 'clock']
+    assert model.test_cfg['threshold'] == 0.3  # restored
+
+
+def test_synchronize_calls_the_accelerator_but_not_on_cpu(monkeypatch):
+    from mmdet_dynamic.apis import variable_speed as vs
+    calls = []
+    monkeypatch.setattr(torch.accelerator, 'synchronize', calls.append)
+    vs.synchronize(torch.device('cpu'))
+    assert calls == []
+    vs.synchronize(torch.device('cuda', 0))
+    assert calls == [torch.device('cuda', 0)]

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet.registry import DATASETS, METRICS
+from mmdet_dynamic.registry import DATASETS, METRICS
 from mmdet_dynamic.datasets import via_to_coco
 from ..conftest import PROJECT_ROOT
 
@@ -43,7 +43,7 @@ def _perfect_predictions(dataset, num_images, with_mask):
 
 
 def _evaluate(cfg, ann_file, data_root, num_images, with_mask=False):
-    init_default_scope('mmdet')
+    init_default_scope('mmdet_dynamic')
     ds_cfg = cfg.val_dataloader.dataset
     ds_cfg.update(data_root=data_root, ann_file=ann_file)
     ds_cfg.indices = num_images

@@ -169,24 +169,47 @@ def test_mmdet_own_tools_run_our_configs(raccoon_coco, tmp_path):
     assert 'Load checkpoint from' in out and 'Iter(test) [4/4]' in out
 
 
-def test_mim_train_and_test_with_two_processes(raccoon_coco, tmp_path):
-    """`mim train/test mmdet CONFIG --launcher pytorch --gpus 2` (mim's
-    torch.distributed.launch, mmdet's scripts, gloo on CPU)."""
+USER_CONFIG = """
+_base_ = 'mmdet_dynamic::dynamicdet/dy-faster-rcnn_r18_fpn_40i_raccoon.py'
+train_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root='{root}', ann_file='{train}', indices=4))
+test_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root='{root}', ann_file='{test}', indices=4))
+test_evaluator = dict(ann_file='{test}')
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=3)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+param_scheduler = []
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+    logger=dict(type='LoggerHook', interval=1))
+custom_hooks = [dict(type='RouterTrainingHook', switch_iter=1)]
+"""
+
+
+def test_mim_train_and_test_a_package_scoped_config(raccoon_coco, tmp_path):
+    """`mim train/test mmdet_dynamic CONFIG --launcher pytorch --gpus 2`
+    (mim's torch.distributed.launch, mmdet's train/test scripts run by this
+    package's tools, gloo on CPU) on a user's config whose `_base_` is
+    `mmdet_dynamic::...`: the runner is built and trains both phases."""
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     assert osp.isfile(mim), 'openmim is installed by tools/setup_env.sh'
-    config = _config(DY_FASTER, raccoon_coco, tmp_path, iters=2,
-                     custom_hooks=[
-                         dict(type='RouterTrainingHook', switch_iter=1)
-                     ])
+    config = tmp_path / 'user_dy_faster.py'
+    config.write_text(USER_CONFIG.format(**raccoon_coco))
     port = str(free_port())
     rc, out = _run([
-        mim, 'train', 'mmdet', config, '--launcher', 'pytorch', '--gpus',
-        '2', '--port', port, '--work-dir', str(tmp_path)
+        mim, 'train', 'mmdet_dynamic', str(config), '--launcher',
+        'pytorch', '--gpus', '2', '--port', port, '--work-dir',
+        str(tmp_path)
     ])
     assert rc == 0, out[-4000:]
     assert 'router phase from iteration 1' in out
+    assert 'no accelerator on this machine' in out  # gloo, said so
     rc, out = _run([
-        mim, 'test', 'mmdet', config, '--checkpoint',
+        mim, 'test', 'mmdet_dynamic', str(config), '--checkpoint',
         osp.join(str(tmp_path), 'iter_2.pth'), '--launcher', 'pytorch',
         '--gpus', '2', '--port', port, '--work-dir',
         osp.join(str(tmp_path), 'test')

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
 from ..conftest import PROJECT_ROOT, randomise_bn, tool_main
 

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet_dynamic.apis.subnet_search import (EvolutionSearch, arch_cost,
                                               block_cost_table)
 from ..conftest import PROJECT_ROOT, tool_main

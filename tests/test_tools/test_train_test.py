@@ -129,7 +129,7 @@ def test_unregistered_type_is_named(tiny_cfg, tmp_path):
     rc, out = _run(_tool('train.py'), str(bad), '--work-dir',
                    str(tmp_path / 'w'))
     assert rc != 0
-    assert 'NoSuchBackbone is not in the mmdet::model registry' in out
+    assert 'NoSuchBackbone is not in the mmdet_dynamic::model registry' in out
 
 
 def test_missing_data_root_is_named(tiny_cfg, tmp_path):

@@ -36,7 +36,7 @@ def test_existing_paths_pass(tmp_path):
 
 def test_unregistered_type_is_named():
     import mmdet_dynamic  # noqa: F401
-    from mmdet.registry import MODELS
+    from mmdet_dynamic.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
     with pytest.raises(KeyError, match='NoSuchBackbone'):

@@ -31,7 +31,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 import mmdet_dynamic  # noqa: F401
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -148,7 +148,7 @@ def main():
         '--tables', nargs='+', choices=list(TABLES), default=list(TABLES))
     args = parser.parse_args()
     MMLogger.get_current_instance().setLevel(logging.ERROR)
-    init_default_scope('mmdet')
+    init_default_scope('mmdet_dynamic')
     for name in args.tables:
         print(f'\n### {name}\n')
         TABLES[name]()

@@ -14,7 +14,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
-from mmdet.registry import HOOKS
+from mmdet_dynamic.registry import HOOKS
 
 DELTA_MODES = ('dataset', 'running')
 STATE_KEY = 'router_training'

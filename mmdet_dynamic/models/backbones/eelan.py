@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from ..layers.elan_block import ELANBlock
 from ..layers.yolov7_downsample import DownC, MPDownsample, ReOrg

@@ -5,7 +5,7 @@ from typing import Sequence
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from ..layers.lcnet_blocks import CCM, DSM
 from .base_staged_backbone import BaseStagedBackbone

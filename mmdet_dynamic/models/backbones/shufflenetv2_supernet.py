@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmengine.dist import broadcast, is_distributed
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from ..layers.shufflenet_units import ShuffleUnit, XceptionUnit
 from .base_staged_backbone import BaseStagedBackbone

@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmdet.models.detectors import BaseDetector, TwoStageDetector
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from ..layers.adaptive_router import AdaptiveRouter

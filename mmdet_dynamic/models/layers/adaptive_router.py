@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import OptMultiConfig
 
 

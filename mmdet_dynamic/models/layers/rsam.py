@@ -7,7 +7,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 
 

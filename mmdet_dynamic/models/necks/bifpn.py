@@ -8,7 +8,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from ..layers.bifpn_layer import BiFPNLayer
 from ..layers.neck_inputs import check_neck_inputs

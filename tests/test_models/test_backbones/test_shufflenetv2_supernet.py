@@ -151,3 +151,39 @@ def test_frozen_stages():
     assert not any(p.requires_grad for p in model.stage1.parameters())
     assert not any(m.training for m in model.stage1.modules())
     assert all(p.requires_grad for p in model.stage2.parameters())
+
+
+def test_validation_during_supernet_training_scores_the_eval_path(
+        raccoon_coco, tmp_path):
+    """A supernet run with validation: training forwards use sampled
+    paths, every validation forward the fixed eval path (all 0 by default),
+    not the last path sampled for training."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from ...train_utils import tiny_config
+    config = 'detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py'
+    cfg = tiny_config(config, raccoon_coco, str(tmp_path), num_images=2,
+                      iters=2)
+    full = Config.fromfile(
+        os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs',
+                     config))
+    val = full.val_dataloader
+    val.update(num_workers=0, persistent_workers=False)
+    val.dataset.update(data_root=raccoon_coco['root'],
+                       ann_file=raccoon_coco['test'], indices=2)
+    cfg.val_dataloader = val
+    cfg.val_cfg = dict(type='ValLoop')
+    cfg.val_evaluator = dict(full.val_evaluator, ann_file=raccoon_coco['test'])
+    cfg.train_cfg.val_interval = 2
+    runner = Runner.from_cfg(cfg)
+    backbone = runner.model.backbone
+    seen = []
+    backbone.register_forward_hook(
+        lambda m, i, o: seen.append((m.training, tuple(m.path))))
+    runner.train()
+    train_paths = [p for training, p in seen if training]
+    val_paths = [p for training, p in seen if not training]
+    assert len(train_paths) == 2 and len(val_paths) == 2
+    assert set(val_paths) == {(0, ) * backbone.num_blocks}
+    assert train_paths[-1] != val_paths[0]

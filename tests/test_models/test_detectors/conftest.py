@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from mmdet.registry import DATASETS, MODELS
+from mmdet_dynamic.registry import DATASETS, MODELS
 from ...conftest import PROJECT_ROOT, randomise_bn  # noqa: F401
 
 SIZE = 96

@@ -8,7 +8,7 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.runner import save_checkpoint
 
-from mmdet.registry import MODELS
+from mmdet_dynamic.registry import MODELS
 from .conftest import (build_model, load_cfg, preprocess, randomise_bn,
                        raccoon_batch)
 

@@ -83,7 +83,7 @@ def test_bad_arguments_list_valid_values():
     dict(type='ResNet', depth=18, out_indices=(1, 2, 3)),
 ])
 def test_works_on_every_backbone(backbone):
-    from mmdet.registry import MODELS
+    from mmdet_dynamic.registry import MODELS
     backbone = MODELS.build(backbone)
     backbone.eval()  # mmdet's ResNet.train() returns None
     channels = backbone.out_channels if hasattr(
