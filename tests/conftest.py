@@ -12,10 +12,10 @@ BALLOON_ROOT = os.environ.get(
                             'balloon'))
 
 
-@pytest.fixture(autouse=True)
-def mmdet_dynamic_scope():
-    """Every test starts in the package's default scope (what its configs
-    set), whatever scope an earlier test left current."""
+def pytest_runtest_setup(item):
+    """Every test (and every fixture it sets up, module-scoped ones
+    included) starts in the package's default scope, what its configs set,
+    whatever scope an earlier test left current."""
     from mmdet_dynamic.utils import register_all_modules
     register_all_modules()
 
@@ -101,10 +101,3 @@ def balloon_root():
     return BALLOON_ROOT
 
 
-@pytest.fixture(scope='session', autouse=True)
-def mmdet_scope():
-    """Register mmdet's modules and make 'mmdet' the default scope, as a
-    config with ``default_scope='mmdet'`` does for the runner."""
-    import mmdet_dynamic  # noqa: F401
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=True)

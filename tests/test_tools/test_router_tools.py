@@ -148,3 +148,35 @@ def test_tradeoff_tool_writes_table_and_plot(tiny, tmp_path):
     import matplotlib.image
     assert matplotlib.image.imread(str(out / 'tradeoff.png')).shape[2] in (
         3, 4)
+
+
+def test_tradeoff_plot_leaves_the_pyplot_backend_alone(tiny, tmp_path):
+    import matplotlib
+
+    from mmdet_dynamic.apis.dynamic_tradeoff import plot_tradeoff
+    before = matplotlib.get_backend()
+    rows = [
+        dict(hard_ratio=k, latency_ms=10 + k, bbox_mAP=0.1 + k / 10,
+             random_latency_ms=10 + k, random_bbox_mAP=0.1)
+        for k in (0.0, 0.5, 1.0)
+    ]
+    plot_tradeoff(rows, ['bbox_mAP'], str(tmp_path / 'p.png'))
+    assert matplotlib.get_backend() == before
+    assert (tmp_path / 'p.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_load_cascade_is_mmdet_init_detector(tiny, tmp_path):
+    """The tools load models with mmdet's init_detector: weights from the
+    checkpoint, dataset_meta from its meta, eval mode."""
+    from mmdet_dynamic.apis.variable_speed import load_cascade
+    model = MODELS.build(Config.fromfile(tiny['config']).model)
+    ckpt = str(tmp_path / 'meta.pth')
+    saved = torch.load(tiny['ckpt'], weights_only=False)
+    torch.save(
+        dict(state_dict=saved['state_dict'],
+             meta=dict(dataset_meta=dict(classes=('raccoon', )))), ckpt)
+    model, _ = load_cascade(tiny['config'], ckpt)
+    assert not model.training
+    assert model.dataset_meta['classes'] == ('raccoon', )
+    for key, value in saved['state_dict'].items():
+        torch.testing.assert_close(model.state_dict()[key], value)

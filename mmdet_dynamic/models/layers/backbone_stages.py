@@ -224,34 +224,35 @@ def forward_stages(
 
 
 # ----------------------------------------------------------- mmdet adapters
+def _res_layer_stages(backbone: ResNet, stem: nn.Module, stem_stride: int,
+                      widths: Sequence[int]):
+    """The stem, then ``res_layers`` with the given output widths."""
+    stages = [BackboneStage(stem, backbone.stem_channels, stem_stride)]
+    stride = stem_stride
+    for i, name in enumerate(backbone.res_layers):
+        stride *= backbone.strides[i]
+        stages.append(
+            BackboneStage(getattr(backbone, name), widths[i], stride))
+    return stages, [i + 1 for i in backbone.out_indices]
+
+
 @register_backbone_stages(ResNet, ResNetV1d, ResNeXt, Res2Net, ResNeSt)
 def _resnet(backbone: ResNet):
     """ResNet family: stem (conv or deep stem) + max-pool at stride 4, then
     ``res_layers``; they all run ResNet's forward."""
-    stages = [BackboneStage(backbone.maxpool, backbone.stem_channels, 4)]
-    stride = 4
-    for i, name in enumerate(backbone.res_layers):
-        stride *= backbone.strides[i]
-        stages.append(
-            BackboneStage(
-                getattr(backbone, name),
-                backbone.block.expansion * backbone.base_channels * 2**i,
-                stride))
-    return stages, [i + 1 for i in backbone.out_indices]
+    widths = [
+        backbone.block.expansion * backbone.base_channels * 2**i
+        for i in range(len(backbone.res_layers))
+    ]
+    return _res_layer_stages(backbone, backbone.maxpool, 4, widths)
 
 
 @register_backbone_stages(RegNet)
 def _regnet(backbone: RegNet):
     """RegNet: conv1 + norm1 + relu at stride 2 (no max-pool), then
     ``res_layers`` of ``stage_widths`` channels."""
-    stages = [BackboneStage(backbone.relu, backbone.stem_channels, 2)]
-    stride = 2
-    for i, name in enumerate(backbone.res_layers):
-        stride *= backbone.strides[i]
-        stages.append(
-            BackboneStage(
-                getattr(backbone, name), backbone.stage_widths[i], stride))
-    return stages, [i + 1 for i in backbone.out_indices]
+    return _res_layer_stages(backbone, backbone.relu, 2,
+                             backbone.stage_widths)
 
 
 @register_backbone_stages(CSPDarknet)
