@@ -134,8 +134,8 @@ def threshold_for(model, data, ratio: float) -> float:
     per-batch rule could only send 0 or 1 image hard."""
     with torch.no_grad():
         phi = [
-            score for d in data for score in model.router(
-                model.run_backbone1(d['inputs'])[1]).tolist()
+            score for d in data for score in model.difficulty_scores(
+                d['inputs'], d['data_samples']).tolist()
         ]
     return threshold_for_hard_ratio(phi, ratio)
 

@@ -217,8 +217,7 @@ def collect_scores(model, loader, progress: bool = True) -> np.ndarray:
     bar = _bar(len(loader.dataset), progress)
     for data in loader:
         data = model.data_preprocessor(data, False)
-        _, out1 = model.run_backbone1(data['inputs'])
-        phi = model.router(out1)
+        phi = model.difficulty_scores(data['inputs'], data['data_samples'])
         scores.extend(phi.tolist())
         if bar is not None:
             bar.update(len(phi))

@@ -98,7 +98,7 @@ class ShuffleNetV2Supernet(BaseStagedBackbone):
       the fixed eval path is used: ``eval_path``, or the one set with
       :meth:`set_path`, never the last path sampled for training.
     * **subnet** (``arch='2,1,2,...'``): only the chosen units are built;
-      :func:`mmdet_dynamic.models.backbones.shufflenetv2_supernet.extract_subnet_state_dict`
+      :func:`~mmdet_dynamic.models.backbones.extract_subnet_state_dict`
       takes a subnet's weights out of a supernet checkpoint.
 
     Args:

@@ -51,12 +51,15 @@ class DynamicCascadeDetector(BaseDetector):
     detector's neck and heads with mmdet's own head code (see
     :mod:`mmdet_dynamic.models.detectors.detector_heads`). B2 receives B1's
     stage outputs through a :class:`CompositeConnection`
-    (zero-initialised: B2 starts as a plain backbone). :class:`AdaptiveRouter` scores each image from B1's output
-    features; at test time images with ``phi > threshold`` are *hard* and go
-    through B2 + D2 only, the others are *easy* and go through D1 only. A
-    batch with mixed routes is split and the results come back in input
-    order; every ``DetDataSample`` gets ``difficulty_score`` and ``route``
-    in its metainfo.
+    (zero-initialised: B2 starts as a plain backbone).
+    :class:`AdaptiveRouter` scores each image from B1's output features
+    (pooled over the image's own region, not its batch's padding); at test
+    time images with ``phi > threshold`` are *hard* and go through B2 + D2
+    only, the others are *easy* and go through D1 only. A batch with mixed
+    routes is split and the results come back in input order; every
+    ``DetDataSample`` gets ``difficulty_score`` and ``route`` in its
+    metainfo. An image's score, route and detections do not depend on its
+    batch-mates (see :meth:`predict`).
 
     Training has two phases (``phase``, switched by setting the attribute,
     e.g. from a hook): ``'joint'`` trains both detectors (losses prefixed
@@ -437,7 +440,9 @@ class DynamicCascadeDetector(BaseDetector):
 
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
                                        feats1, out1)
-        phi = self.router([f.detach() for f in out1])
+        phi = self.router([f.detach() for f in out1],
+                          *self._valid_region(batch_inputs,
+                                              batch_data_samples))
         delta = self.delta.to(phi.dtype)
         loss = ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
         self.last_loss_diffs = (l1 - l2).detach()
@@ -448,10 +453,59 @@ class DynamicCascadeDetector(BaseDetector):
                                self.test_cfg['threshold']).float().mean())
 
     # -------------------------------------------------------------- predict
-    def route(self, out1: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Scores phi (N, ) and the hard mask (N, ) for B1 outputs."""
-        phi = self.router(out1)
+    @staticmethod
+    def _valid_region(inputs: Tensor, samples: Optional[SampleList]):
+        """Each image's own (h, w) in the padded batch, and the batch's
+        (H, W): what the router averages over. (None, None) without
+        ``img_shape`` metainfo (whole maps)."""
+        if not samples or any('img_shape' not in s for s in samples):
+            return None, None
+        return [tuple(s.img_shape[:2]) for s in samples], \
+            tuple(inputs.shape[-2:])
+
+    def route(self,
+              out1: Sequence[Tensor],
+              inputs: Optional[Tensor] = None,
+              samples: Optional[SampleList] = None) -> Tuple[Tensor, Tensor]:
+        """Scores phi (N, ) and the hard mask (N, ) for B1 outputs; with the
+        batch ``inputs`` and ``samples``, each image's score pools only its
+        own region (see :class:`AdaptiveRouter`)."""
+        region = self._valid_region(inputs, samples) \
+            if inputs is not None else (None, None)
+        phi = self.router(out1, *region)
         return phi, phi > self.test_cfg['threshold']
+
+    def _own_pad_groups(self, inputs: Tensor,
+                        samples: SampleList) -> List[Tuple[Tensor, tuple]]:
+        """Images grouped by the input size each would have alone (its
+        ``img_shape`` padded to the preprocessor's ``pad_size_divisor``):
+        ``[(indices, (h, w)), ...]`` in order of first appearance."""
+        div = int(getattr(self.data_preprocessor, 'pad_size_divisor', 1))
+        height, width = inputs.shape[-2:]
+        groups: Dict[tuple, List[int]] = {}
+        for i, sample in enumerate(samples):
+            if 'img_shape' not in sample:
+                shape = (height, width)
+            else:
+                h, w = sample.img_shape[:2]
+                shape = (min(height, -(-h // div) * div),
+                         min(width, -(-w // div) * div))
+            groups.setdefault(shape, []).append(i)
+        return [(torch.tensor(idx, device=inputs.device), shape)
+                for shape, idx in groups.items()]
+
+    def difficulty_scores(self, batch_inputs: Tensor,
+                          batch_data_samples: SampleList) -> Tensor:
+        """The scores phi (N, ) that :meth:`predict` routes by (B1 and the
+        router only; the same grouping by own padded size)."""
+        phi = batch_inputs.new_empty(len(batch_data_samples))
+        for idx, (h, w) in self._own_pad_groups(batch_inputs,
+                                                batch_data_samples):
+            inputs = batch_inputs[idx, :, :h, :w]
+            samples = [batch_data_samples[i] for i in idx.tolist()]
+            _, out1 = self.run_backbone1(inputs)
+            phi[idx] = self.route(out1, inputs, samples)[0]
+        return phi
 
     def predict(self,
                 batch_inputs: Tensor,
@@ -459,14 +513,38 @@ class DynamicCascadeDetector(BaseDetector):
                 rescale: bool = True) -> SampleList:
         """Route each image and predict with detector 1 (easy) or 2 (hard).
 
+        An image's score, route and detections do not depend on the other
+        images of its batch: images whose own padded size (``img_shape``
+        padded to ``pad_size_divisor``, as the preprocessor pads an image
+        alone) is smaller than the batch's run on their own crop of the
+        batch, grouped by that size. A batch of equal-size images is one
+        group and runs as it is.
+
         Returns:
             list[DetDataSample]: In input order, with ``pred_instances``
             (``bboxes``, ``scores``, ``labels`` and ``masks`` for Mask
             R-CNN) and ``difficulty_score`` / ``route`` in the metainfo.
         """
         self.sync_heads()
+        groups = self._own_pad_groups(batch_inputs, batch_data_samples)
+        if len(groups) == 1 and groups[0][1] == tuple(batch_inputs.shape[-2:]):
+            return self._predict_group(batch_inputs, batch_data_samples,
+                                       rescale)
+        for idx, (h, w) in groups:
+            samples = [batch_data_samples[i] for i in idx.tolist()]
+            for sample in samples:  # what the preprocessor sets alone
+                sample.set_metainfo(
+                    dict(batch_input_shape=(h, w), pad_shape=(h, w)))
+            self._predict_group(batch_inputs[idx, :, :h, :w], samples,
+                                rescale)
+        return batch_data_samples
+
+    def _predict_group(self, batch_inputs: Tensor,
+                       batch_data_samples: SampleList,
+                       rescale: bool) -> SampleList:
+        """:meth:`predict` on images of one padded size."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        phi, hard = self.route(out1)
+        phi, hard = self.route(out1, batch_inputs, batch_data_samples)
         for sample, score, is_hard in zip(batch_data_samples, phi.tolist(),
                                           hard.tolist()):
             sample.set_metainfo(
@@ -511,7 +589,7 @@ class DynamicCascadeDetector(BaseDetector):
         """Tensor-mode forward of the route ``test_cfg.tensor_route`` for
         the whole batch (router included), e.g. for FLOPs counting."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        phi = self.router(out1)
+        phi, _ = self.route(out1, batch_inputs, batch_data_samples)
         if self.test_cfg['tensor_route'] == 'easy':
             detector, outs = self.detector1, out1
         else:

@@ -1,6 +1,7 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """DynamicDet's adaptive router."""
-from typing import Sequence
+import math
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -17,7 +18,10 @@ class AdaptiveRouter(BaseModule):
     """Difficulty score of each image from backbone-1 features.
 
     Global average pooling of every level, concatenation (d = sum of the
-    levels' channels), FC d -> floor(d / 4), ReLU, FC -> 1, sigmoid.
+    levels' channels), FC d -> floor(d / 4), ReLU, FC -> 1, sigmoid. Given
+    each image's own size, the pooling averages only the cells that cover
+    the image, not the padding of a batch, so an image's score does not
+    depend on its batch-mates (the paper pools whole maps).
 
     Args:
         in_channels (Sequence[int]): Channels of the pooled levels.
@@ -33,12 +37,49 @@ class AdaptiveRouter(BaseModule):
         self.fc1 = nn.Linear(d, max(d // 4, 1))
         self.fc2 = nn.Linear(max(d // 4, 1), 1)
 
-    def forward(self, feats: Sequence[Tensor]) -> Tensor:
-        """Args: feats: maps (N, C_i, H_i, W_i).
+    def forward(self,
+                feats: Sequence[Tensor],
+                valid_shapes: Optional[Sequence[Tuple[int, int]]] = None,
+                input_shape: Optional[Tuple[int, int]] = None) -> Tensor:
+        """Score each image.
+
+        Args:
+            feats (Sequence[Tensor]): Maps (N, C_i, H_i, W_i) of a batch of
+                inputs of size ``input_shape`` (padded).
+            valid_shapes (Sequence[tuple], optional): Each image's own size
+                (h, w) in input pixels (``img_shape``): only the cells that
+                cover it, ``ceil(h * H_i / H)`` x ``ceil(w * W_i / W)``, are
+                averaged, so the padding a batch adds does not change an
+                image's score. Defaults to the whole maps.
+            input_shape (tuple, optional): (H, W) of the padded input;
+                needed with ``valid_shapes``.
 
         Returns:
             Tensor: Scores phi in (0, 1), shape (N, ).
         """
-        pooled = torch.cat(
-            [F.adaptive_avg_pool2d(f, 1).flatten(1) for f in feats], dim=1)
+        pooled = torch.cat([
+            self._pool(f, valid_shapes, input_shape).flatten(1)
+            for f in feats
+        ], dim=1)
         return self.fc2(F.relu(self.fc1(pooled))).sigmoid().squeeze(1)
+
+    @staticmethod
+    def _pool(feat: Tensor, valid_shapes, input_shape) -> Tensor:
+        """Average of each image's valid cells, (N, C)."""
+        if valid_shapes is None:
+            return F.adaptive_avg_pool2d(feat, 1)
+        n, _, hf, wf = feat.shape
+        in_h, in_w = input_shape
+        rows = torch.tensor(
+            [min(hf, max(1, math.ceil(h * hf / in_h)))
+             for h, _ in valid_shapes],
+            device=feat.device)
+        cols = torch.tensor(
+            [min(wf, max(1, math.ceil(w * wf / in_w)))
+             for _, w in valid_shapes],
+            device=feat.device)
+        row_mask = torch.arange(hf, device=feat.device)[None] < rows[:, None]
+        col_mask = torch.arange(wf, device=feat.device)[None] < cols[:, None]
+        mask = (row_mask[:, :, None] & col_mask[:, None, :]).to(feat.dtype)
+        total = (feat * mask[:, None]).sum(dim=(2, 3))
+        return total / (rows * cols).to(feat.dtype)[:, None]

@@ -162,7 +162,8 @@ def test_validation_during_supernet_training_scores_the_eval_path(
     from mmengine.runner import Runner
 
     from ...train_utils import tiny_config
-    config = 'detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py'
+    config = ('detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_'
+              'raccoon.py')
     cfg = tiny_config(config, raccoon_coco, str(tmp_path), num_images=2,
                       iters=2)
     full = Config.fromfile(

@@ -29,8 +29,11 @@ def build_model(name: str, **overrides):
     return model
 
 
-def raccoon_batch(raccoon_coco, num: int, with_mask=False):
-    """``num`` raccoon images at SIZE x SIZE with their boxes, packed."""
+def raccoon_batch(raccoon_coco, num: int, with_mask=False,
+                  keep_ratio=False):
+    """``num`` raccoon images at SIZE x SIZE (or, with ``keep_ratio``,
+    scaled to fit SIZE x SIZE, each its own size) with their boxes,
+    packed."""
     ds = DATASETS.build(
         dict(
             type='CocoDataset',
@@ -42,7 +45,7 @@ def raccoon_batch(raccoon_coco, num: int, with_mask=False):
             pipeline=[
                 dict(type='LoadImageFromFile'),
                 dict(type='LoadAnnotations', with_bbox=True),
-                dict(type='Resize', scale=(SIZE, SIZE), keep_ratio=False),
+                dict(type='Resize', scale=(SIZE, SIZE), keep_ratio=keep_ratio),
                 dict(type='PackDetInputs')
             ]))
     return pseudo_collate([ds[i] for i in range(num)])

@@ -173,6 +173,95 @@ def test_mixed_batch_equals_images_alone(config, batch4):
                     a.float(), b.float(), rtol=1e-5, atol=1e-5)
 
 
+def _subsets(n):
+    """Every mixed batch of ``n`` images (each set once), and the full set
+    in reverse order too."""
+    import itertools
+    for k in range(2, n + 1):
+        yield from itertools.combinations(range(n), k)
+    yield tuple(reversed(range(n)))
+
+
+@pytest.mark.parametrize('config', [FASTER, YOLO])
+def test_route_and_detections_do_not_depend_on_batch_mates(
+        config, raccoon_coco):
+    """Images of different sizes (keep-ratio resize), each alone and in
+    every mixed batch (each order): the same phi, route and detections.
+    The batches are padded by the preprocessor as in a real run."""
+    from mmengine.dataset import pseudo_collate
+    packed = raccoon_batch(raccoon_coco, 40, keep_ratio=True)
+    items = [dict(inputs=packed['inputs'][i],
+                  data_samples=packed["data_samples"][i]) for i in range(40)]
+    # three images whose padded sizes all differ
+    chosen, pads = [], set()
+    for item in items:
+        h, w = item['data_samples'].img_shape
+        pad = (-(-h // 32), -(-w // 32))
+        if pad not in pads:
+            pads.add(pad)
+            chosen.append(item)
+    chosen = chosen[:3]
+    assert len(chosen) == 3, 'the raccoon images give three padded sizes'
+    model = build_model(config)
+    randomise_bn(model)
+    model.eval()
+
+    def data(indices):
+        d = preprocess(model, pseudo_collate(
+            [copy.deepcopy(chosen[i]) for i in indices]), False)
+        return d['inputs'], d['data_samples']
+
+    def run(indices):
+        with torch.no_grad():
+            return model.predict(*data(indices))
+
+    # spread the fresh router's scores and put the threshold between them
+    with torch.no_grad():
+        alone_phi = [
+            float(model.difficulty_scores(*data([i]))) for i in range(3)
+        ]
+    logits = torch.logit(torch.tensor(alone_phi, dtype=torch.float64))
+    scale = 2.0 / float(logits.std())
+    with torch.no_grad():
+        fc2 = model.router.fc2
+        fc2.weight.mul_(scale)
+        fc2.bias.copy_(scale * (fc2.bias - float(logits.mean())))
+    with torch.no_grad():
+        alone_phi = [
+            float(model.difficulty_scores(*data([i]))) for i in range(3)
+        ]
+    low, high = sorted(alone_phi)[:2]
+    model.set_threshold((low + high) / 2)
+    alone = [run([i])[0] for i in range(3)]
+    assert sorted(r.route for r in alone) == ['easy', 'hard', 'hard']
+    for indices in _subsets(3):
+        results = run(indices)
+        for i, result in zip(indices, results):
+            ref = alone[i]
+            assert result.route == ref.route
+            assert result.difficulty_score == pytest.approx(
+                ref.difficulty_score, abs=1e-5)
+            for key in ('bboxes', 'scores', 'labels'):
+                a, b = result.pred_instances[key], ref.pred_instances[key]
+                assert a.shape == b.shape
+                torch.testing.assert_close(
+                    a.float(), b.float(), rtol=1e-4, atol=1e-4)
+
+
+def test_router_pools_only_the_valid_region():
+    """Padding added to the maps does not change the pooled vector."""
+    from mmdet_dynamic.models.layers import AdaptiveRouter
+    router = AdaptiveRouter([4, 8])
+    torch.manual_seed(0)
+    small = [torch.rand(1, 4, 4, 6), torch.rand(1, 8, 2, 3)]
+    padded = [torch.nn.functional.pad(f, (0, f.shape[-1], 0, f.shape[-2]),
+                                      value=5.0) for f in small]
+    alone = router(small, [(16, 24)], (16, 24))
+    in_batch = router(padded, [(16, 24)], (32, 48))
+    torch.testing.assert_close(alone, in_batch)
+    assert not torch.allclose(router(padded), alone)  # whole-map pooling
+
+
 def test_tensor_mode_on_both_routes(batch4):
     model = build_model(YOLO).eval()
     data = preprocess(model, batch4, False)
