@@ -52,6 +52,9 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--resume', action='store_true',
                    help='continue from OUT_DIR/search_state.json')
+    p.add_argument('--allow-partial', action='store_true',
+                   help='accept a checkpoint that does not fit the config '
+                   '(only the tensors that fit are loaded)')
     args = p.parse_args(argv)
     if not 0 < args.mutation_prob <= 1:
         p.error('--mutation-prob must be in (0, 1]')
@@ -88,14 +91,39 @@ def write_subnet(cfg_path, ckpt, search_space, arch, out_dir):
     return config, init
 
 
+def file_sha256(path: str) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def search_settings(args) -> dict:
+    """What a resumed search must share with the saved one: the
+    constraint, budget, input size, data split, seed, config and
+    checkpoint (by content)."""
+    return dict(
+        config=osp.abspath(args.config),
+        config_sha256=file_sha256(args.config),
+        checkpoint=osp.abspath(args.checkpoint),
+        checkpoint_sha256=file_sha256(args.checkpoint),
+        constraint=args.constraint,
+        max_value=args.max_value,
+        input_size=args.input_size,
+        val_ratio=args.val_ratio,
+        recal_images=args.recal_images,
+        seed=args.seed)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmdet_dynamic  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-
     from mmdet_dynamic.registry import MODELS
+    from mmdet_dynamic.utils import load_checkpoint_strictly
     from mmdet_dynamic.apis.subnet_search import (DetectionScorer,
                                                   EvolutionSearch, arch_cost,
                                                   block_cost_table,
@@ -130,8 +158,12 @@ def main(argv=None) -> int:
         return 1
 
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu',
-                    logger='current')
+    try:
+        load_checkpoint_strictly(model, args.checkpoint, args.allow_partial)
+        settings = search_settings(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     assert isinstance(model.backbone, ShuffleNetV2Supernet)
     scorer = DetectionScorer(model, train_set, recal_idx, held_set, held_idx,
                              args.batch_size)
@@ -153,9 +185,19 @@ def main(argv=None) -> int:
         crossovers=args.crossovers,
         generations=args.generations,
         seed=args.seed,
-        state_file=osp.join(args.out_dir, 'search_state.json'))
-    top = search.run(resume=args.resume)
+        state_file=osp.join(args.out_dir, 'search_state.json'),
+        settings=settings)
+    try:
+        top = search.run(resume=args.resume)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     best = top[0]['arch']
+    if top[0]['cost'] > args.max_value:  # never write an over-budget arch
+        print(f'error: the best architecture {best} costs '
+              f'{top[0]["cost"]:.1f} {unit}, over --max-value '
+              f'{args.max_value:g}; nothing written', file=sys.stderr)
+        return 1
     config, init = write_subnet(args.config, args.checkpoint, space, best,
                                 args.out_dir)
     result = osp.join(args.out_dir, 'search_result.json')

@@ -2,14 +2,17 @@
 """Convert a trained checkpoint with RepConv layers to its deploy form."""
 import copy
 import inspect
+import os
+import os.path as osp
 from typing import Any, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint, save_checkpoint
+from mmengine.runner import save_checkpoint
 
 from mmdet_dynamic.registry import MODELS
 from ..models.layers.rep_conv import switch_to_deploy
+from ..utils.strict_checkpoint import load_checkpoint_strictly
 
 
 def _set_deploy(cfg: Any) -> int:
@@ -29,8 +32,12 @@ def _set_deploy(cfg: Any) -> int:
     return count
 
 
-def reparameterize_checkpoint(config: str, checkpoint: str, out_file: str,
-                              out_config: str) -> Tuple[int, Config]:
+def reparameterize_checkpoint(config: str,
+                              checkpoint: str,
+                              out_file: str,
+                              out_config: str,
+                              allow_partial: bool = False
+                              ) -> Tuple[int, Config]:
     """Fuse every RepConv of a trained model and save the deploy form.
 
     Args:
@@ -39,16 +46,22 @@ def reparameterize_checkpoint(config: str, checkpoint: str, out_file: str,
         out_file (str): Where the fused weights are written.
         out_config (str): Where the deploy config (the training config with
             ``deploy=True`` on every module that takes it) is written.
+        allow_partial (bool): Accept a checkpoint that does not fit the
+            config (only the tensors that fit are loaded).
 
     Returns:
         tuple[int, Config]: Number of fused layers and the deploy config.
+
+    Raises:
+        CheckpointMismatchError: If the checkpoint does not fit the config
+            (nothing is written).
     """
     import mmdet_dynamic  # noqa: F401
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
     model = MODELS.build(copy.deepcopy(cfg.model))
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    load_checkpoint_strictly(model, checkpoint, allow_partial)
     model.eval()
     fused = switch_to_deploy(model)
     if fused == 0:
@@ -57,11 +70,13 @@ def reparameterize_checkpoint(config: str, checkpoint: str, out_file: str,
     deploy_cfg = copy.deepcopy(cfg)
     _set_deploy(deploy_cfg.model)
     deploy_cfg.load_from = out_file
+    with torch.no_grad():  # the deploy config must take the fused weights
+        deployed = MODELS.build(copy.deepcopy(deploy_cfg.model))
+        deployed.load_state_dict(model.state_dict())  # strict check
+    for path in (out_file, out_config):
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     save_checkpoint(
         dict(state_dict=model.state_dict(), meta=dict(deploy=True)),
         out_file)
     deploy_cfg.dump(out_config)
-    with torch.no_grad():
-        deployed = MODELS.build(copy.deepcopy(deploy_cfg.model))
-        deployed.load_state_dict(model.state_dict())  # strict check
     return fused, deploy_cfg

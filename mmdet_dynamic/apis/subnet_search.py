@@ -217,6 +217,9 @@ class EvolutionSearch:
         seed (int): Random seed.
         state_file (str, optional): Where the state is saved after every
             generation and read by :meth:`run` with ``resume=True``.
+        settings (dict, optional): What defines the search (budget,
+            checkpoint, seed, ...), saved with the state; resuming with
+            other settings is an error naming the differences.
         max_tries (int): Attempts to draw a valid new architecture before
             giving up on a mutation/crossover/random draw.
     """
@@ -234,6 +237,7 @@ class EvolutionSearch:
                  generations: int = 20,
                  seed: int = 0,
                  state_file: Optional[str] = None,
+                 settings: Optional[Dict] = None,
                  max_tries: int = 1000,
                  num_choices: int = len(CHOICES)) -> None:
         if topk > population:
@@ -251,6 +255,7 @@ class EvolutionSearch:
         self.crossovers = crossovers
         self.generations = generations
         self.state_file = state_file
+        self.settings = dict(settings or {}, max_cost=max_cost)
         self.max_tries = max_tries
         self.rng = random.Random(seed)
         self.generation = 0
@@ -321,9 +326,28 @@ class EvolutionSearch:
             scored=self.scored,
             history=self.history,
             rng=_rng_to_json(self.rng.getstate()),
-            max_cost=self.max_cost)
+            max_cost=self.max_cost,
+            settings=self.settings)
 
     def load_state_dict(self, state: Dict) -> None:
+        """Restore a saved search.
+
+        Raises:
+            ValueError: If it was saved with other settings (budget,
+                checkpoint, seed, ...): the differing values are named.
+        """
+        saved = state.get('settings', dict(max_cost=state.get('max_cost')))
+        changed = [
+            f'{key}: saved {saved.get(key)!r}, now {value!r}'
+            for key, value in self.settings.items()
+            if saved.get(key) != value
+        ]
+        if changed:
+            raise ValueError(
+                f'cannot resume {self.state_file}: it was saved by a search '
+                f'with other settings ({"; ".join(changed)}). Resume with '
+                'the same arguments, or start a new search in another '
+                '--out-dir (or without --resume).')
         self.generation = state['generation']
         self.candidates = [
             tuple(int(g) for g in a.split(',')) for a in state['candidates']

@@ -141,22 +141,34 @@ def add_model_arguments(parser) -> None:
         nargs='+',
         action=DictAction,
         help='override config settings, as in tools/train.py')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='load a checkpoint that does not fit the config (only the '
+        'tensors that fit); without it a mismatch stops the tool')
 
 
 def load_cascade(config: str,
                  checkpoint: Optional[str],
                  cfg_options: Optional[Dict] = None,
                  what: str = 'this tool',
-                 device: str = 'cpu'):
-    """Build a DynamicCascadeDetector from a config and checkpoint with
-    mmdet's :func:`mmdet.apis.init_detector` (eval mode, ``dataset_meta``
-    from the checkpoint).
+                 device: str = 'cpu',
+                 allow_partial: bool = False):
+    """Build a DynamicCascadeDetector with mmdet's
+    :func:`mmdet.apis.init_detector` (eval mode, on ``device``) and load
+    ``checkpoint`` strictly (:func:`load_checkpoint_strictly`), with
+    ``dataset_meta`` from its meta as ``init_detector`` takes it.
 
     Raises:
         TypeError: If the config's model is not a DynamicCascadeDetector.
+        CheckpointMismatchError: If the checkpoint does not fit the config
+            and ``allow_partial`` is False.
     """
+    import warnings
+
     import mmdet_dynamic  # noqa: F401
     from mmdet.apis import init_detector
+    from mmdet_dynamic.utils import load_checkpoint_strictly
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -165,11 +177,18 @@ def load_cascade(config: str,
         raise TypeError(
             f'{what} needs a DynamicCascadeDetector config; {config} builds '
             f'a {model_type!r}. Use a config from configs/dynamicdet.')
-    # cfg_options={} (already merged): init_detector then leaves the model
-    # config as it is instead of clearing `model.backbone.init_cfg`, a key
-    # a cascade config keeps under model.detector
-    model = init_detector(
-        cfg, checkpoint, device=device, cfg_options={})
+    with warnings.catch_warnings():  # "checkpoint is None": loaded below
+        warnings.simplefilter('ignore')
+        model = init_detector(cfg, None, device=device, cfg_options={})
+    if checkpoint:
+        meta = load_checkpoint_strictly(
+            model, checkpoint, allow_partial=allow_partial,
+            map_location=device).get('meta', {})
+        if 'dataset_meta' in meta:
+            model.dataset_meta = {
+                k.lower(): v
+                for k, v in meta['dataset_meta'].items()
+            }
     return model, cfg
 
 

@@ -9,11 +9,16 @@ from .cpu_distributed import (cpu_wrapper_options, init_cpu_process_group,
                               needs_cpu_distributed)
 from .mmdet_tools import mmdet_tool_path, run_mmdet_tool, tool_config
 from .setup_env import register_all_modules
+from .strict_checkpoint import (CheckpointMismatchError,
+                                load_checkpoint_strictly,
+                                state_dict_mismatch)
 
 __all__ = [
     'history_buffer_getattr', 'mmengine_safe_globals',
     'register_mmengine_safe_globals', 'check_data_paths', 'check_router_hook',
     'check_runner_config', 'register_config_scope', 'cpu_wrapper_options',
     'init_cpu_process_group', 'needs_cpu_distributed', 'mmdet_tool_path',
-    'run_mmdet_tool', 'tool_config', 'register_all_modules'
+    'run_mmdet_tool', 'tool_config', 'register_all_modules',
+    'CheckpointMismatchError', 'load_checkpoint_strictly',
+    'state_dict_mismatch'
 ]

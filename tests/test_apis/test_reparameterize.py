@@ -62,3 +62,27 @@ def test_model_without_repconv_is_refused(tmp_path):
     with pytest.raises(ValueError, match='no RepConv'):
         reparameterize_checkpoint(cfg_file, ckpt, str(tmp_path / 'o.pth'),
                                   str(tmp_path / 'o.py'))
+
+
+def test_checkpoint_that_does_not_fit_writes_nothing(tmp_path):
+    """Random deploy weights from a checkpoint that fits no key: refused,
+    naming keys, with no output; --allow-partial is the only way past."""
+    ckpt = str(tmp_path / 'other.pth')
+    save_checkpoint(dict(state_dict={'backbone.stem.0.conv.weight':
+                                     torch.zeros(3)}), ckpt)
+    tool = osp.join(PROJECT_ROOT, 'tools', 'model_converters',
+                    'reparameterize.py')
+    out = tmp_path / 'out'
+    proc = subprocess.run([sys.executable, tool, CONFIG, ckpt, str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert 'does not fit the model' in proc.stderr
+    assert '1 shape mismatch(es) (checkpoint vs model): ' \
+        'backbone.stem.0.conv.weight (3,) vs' in proc.stderr
+    assert '--allow-partial' in proc.stderr
+    assert not out.exists()
+    proc = subprocess.run(
+        [sys.executable, tool, CONFIG, ckpt, str(out), '--allow-partial'],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.exists()

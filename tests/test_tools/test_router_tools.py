@@ -180,3 +180,34 @@ def test_load_cascade_is_mmdet_init_detector(tiny, tmp_path):
     assert model.dataset_meta['classes'] == ('raccoon', )
     for key, value in saved['state_dict'].items():
         torch.testing.assert_close(model.state_dict()[key], value)
+
+
+@pytest.mark.parametrize('tool', ['router_threshold', 'dynamic_tradeoff'])
+def test_tools_refuse_a_checkpoint_that_fits_no_key(tool, tiny, tmp_path,
+                                                    capsys):
+    """A checkpoint of another model stops the tool, naming the first keys
+    and their count; nothing is written. --allow-partial is the way past."""
+    ckpt = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict={'backbone.conv1.weight': torch.zeros(1),
+                                'head.fc.weight': torch.zeros(2)}), ckpt)
+    out = tmp_path / 'out'
+    args = [tiny['config'], ckpt, '--out-dir', str(out)]
+    if tool == 'router_threshold':
+        args += ['--hard-ratio', '0.5', '--lat1', '1', '--lat2', '2']
+    else:
+        args += ['--ratios', '0', '1', '--random-seeds', '1']
+    assert _tool(tool)(args) == 1
+    err = capsys.readouterr().err
+    assert 'does not fit the model' in err
+    assert 'missing key(s)' in err and '2 unexpected key(s)' in err
+    assert 'backbone.conv1.weight' in err and '--allow-partial' in err
+    assert not out.exists()
+    # a checkpoint missing a single key passes with --allow-partial only
+    saved = torch.load(tiny['ckpt'], weights_only=False)['state_dict']
+    saved.pop('router.fc2.bias')
+    torch.save(dict(state_dict=saved), ckpt)
+    assert _tool(tool)(args) == 1
+    assert '1 missing key(s) (in the model, not the checkpoint): ' \
+        'router.fc2.bias' in capsys.readouterr().err
+    assert _tool(tool)(args + ['--allow-partial']) == 0
+    assert out.exists()

@@ -142,3 +142,39 @@ def test_evolution_never_rescores_and_respects_cost():
     assert [t['score'] for t in top] == sorted(
         (t['score'] for t in top), reverse=True)
     assert top[0]['score'] == 9  # the best reachable under the constraint
+
+
+def test_resume_with_other_settings_is_refused(searched, supernet, capsys):
+    """A changed budget (or checkpoint, seed, ...) is named, and nothing of
+    the saved search is overwritten."""
+    out = searched['out']
+    before = (out / 'search_state.json').read_text()
+    result_before = (out / 'search_result.json').read_text()
+    args = [
+        supernet['config'], supernet['ckpt'], '--out-dir', str(out),
+        '--max-value', f"{supernet['limit'] - 5:.3f}", '--input-size',
+        str(SIZE), '--population', '4', '--topk', '2', '--mutations', '2',
+        '--crossovers', '1', '--generations', '3', '--val-ratio', '0.34',
+        '--recal-images', '4', '--seed', '7', '--resume'
+    ]
+    assert _main()(args) == 1
+    err = capsys.readouterr().err
+    assert 'other settings' in err and 'max_value: saved' in err
+    assert 'seed: saved 0, now 7' in err
+    assert (out / 'search_state.json').read_text() == before
+    assert (out / 'search_result.json').read_text() == result_before
+
+
+def test_search_refuses_a_checkpoint_that_does_not_fit(supernet, tmp_path,
+                                                       capsys):
+    ckpt = tmp_path / 'other.pth'
+    torch.save(dict(state_dict={'backbone.nothing': torch.zeros(1)}), ckpt)
+    args = [
+        supernet['config'], str(ckpt), '--out-dir', str(tmp_path / 'out'),
+        '--max-value', f"{supernet['limit']:.3f}", '--input-size', str(SIZE)
+    ]
+    assert _main()(args) == 1
+    err = capsys.readouterr().err
+    assert 'does not fit' in err and 'unexpected key(s)' in err
+    assert 'backbone.nothing' in err and '--allow-partial' in err
+    assert not (tmp_path / 'out').exists()

@@ -67,7 +67,8 @@ def main(argv=None) -> int:
     ratios = args.ratios or DEFAULT_RATIOS
     try:
         model, cfg = load_cascade(args.config, args.checkpoint,
-                                  args.cfg_options, 'dynamic_tradeoff.py')
+                                  args.cfg_options, 'dynamic_tradeoff.py',
+                                  allow_partial=args.allow_partial)
         loader = build_eval_loader(cfg, args.split)
         metric = build_coco_metric(cfg, args.split, loader.dataset.metainfo)
     except (FileNotFoundError, KeyError, TypeError, ValueError) as e:

@@ -80,7 +80,8 @@ def main(argv=None) -> int:
     out_dir = args.out_dir or osp.join('work_dirs', name)
     try:
         model, cfg = load_cascade(args.config, args.checkpoint,
-                                  args.cfg_options, 'router_threshold.py')
+                                  args.cfg_options, 'router_threshold.py',
+                                  allow_partial=args.allow_partial)
         loader = build_eval_loader(cfg, args.split)
         print(f'difficulty scores over the {args.split} set '
               f'({len(loader.dataset)} images):')

@@ -9,7 +9,6 @@ that takes it); test it with ``tools/test.py OUT_DIR/<name>_deploy.py
 OUT_DIR/<name>_deploy.pth``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -21,14 +20,19 @@ def main(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out_dir')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='accept a checkpoint that does not fit the config (only the '
+        'tensors that fit are loaded); without it a mismatch stops here')
     args = parser.parse_args(argv)
     name = osp.splitext(osp.basename(args.config))[0]
-    os.makedirs(args.out_dir, exist_ok=True)
     out_file = osp.join(args.out_dir, f'{name}_deploy.pth')
     out_config = osp.join(args.out_dir, f'{name}_deploy.py')
     try:
-        fused, _ = reparameterize_checkpoint(args.config, args.checkpoint,
-                                             out_file, out_config)
+        fused, _ = reparameterize_checkpoint(
+            args.config, args.checkpoint, out_file, out_config,
+            allow_partial=args.allow_partial)
     except (FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
