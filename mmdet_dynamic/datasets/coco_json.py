@@ -1,10 +1,12 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Shared pieces of the COCO json converters: errors and safe writing."""
+"""Shared pieces of the COCO json converters: errors, image checks and
+safe writing."""
 import json
+import math
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 
 class AnnotationError(ValueError):
@@ -27,6 +29,47 @@ def require_file(path: str, what: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
     return path
+
+
+def decoded_image_size(path: str, where: str) -> Tuple[int, int]:
+    """(width, height) of an image decoded the way mmdet's
+    ``LoadImageFromFile`` decodes it for training (mmcv, cv2 backend,
+    colour, EXIF orientation applied).
+
+    Raises:
+        AnnotationError: If the file is empty or does not decode as an
+            image, naming it.
+    """
+    import mmcv
+    with open(path, 'rb') as f:
+        data = f.read()
+    if not data:
+        raise AnnotationError(f'{path} (named by {where}): the image file '
+                              'is empty (0 bytes)')
+    try:
+        img = mmcv.imfrombytes(data, flag='color', backend='cv2')
+    except Exception as e:  # cv2 raises cv2.error on some corrupt files
+        img, reason = None, f' ({e})'
+    else:
+        reason = ''
+    if img is None:
+        raise AnnotationError(
+            f'{path} (named by {where}): the image does not decode'
+            f'{reason}; re-export or remove it')
+    height, width = img.shape[:2]
+    return width, height
+
+
+def require_finite(values: Sequence[float], where: str) -> None:
+    """Coordinates must be finite numbers.
+
+    Raises:
+        AnnotationError: On NaN or inf, naming ``where``.
+    """
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise AnnotationError(
+            f'{where}: coordinates must be finite numbers, got {bad[0]}')
 
 
 def coco_categories(class_names: List[str]) -> List[Dict]:

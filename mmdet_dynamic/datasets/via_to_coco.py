@@ -5,8 +5,8 @@ Input: a ``via_region_data.json`` (the balloon dataset's format), one json
 object keyed by ``<filename><size>`` whose values hold ``filename`` and
 ``regions`` (a dict or list of ``{"shape_attributes": {"name": "polygon",
 "all_points_x": [...], "all_points_y": [...]}}``), and the folder of the
-images, whose sizes are read from the image headers (EXIF rotation
-applied, as mmcv's loader does).
+images, each decoded as mmdet's loader decodes it (mmcv, cv2, EXIF rotation
+applied) for its size: an empty or undecodable image stops the conversion.
 
 Output: COCO json with one category, ``segmentation`` polygons
 ``[[x0, y0, x1, y1, ...]]``, the polygon's bounding box as ``bbox`` and the
@@ -17,22 +17,9 @@ import json
 import os.path as osp
 from typing import Any, Dict, List, Tuple
 
-from .coco_json import (AnnotationError, coco_categories, require_file,
+from .coco_json import (AnnotationError, coco_categories,
+                        decoded_image_size, require_file, require_finite,
                         write_coco_json)
-
-_EXIF_ORIENTATION = 274
-_ROTATED_90 = (5, 6, 7, 8)
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """(width, height) of an image as a decoder that honours EXIF sees it."""
-    from PIL import Image
-    with Image.open(path) as img:
-        width, height = img.size
-        if img.getexif().get(_EXIF_ORIENTATION) in _ROTATED_90:
-            width, height = height, width
-    return width, height
-
 
 def polygon_area(xs: List[float], ys: List[float]) -> float:
     """Area of a simple polygon by the shoelace formula."""
@@ -74,7 +61,10 @@ def _polygon(region: Any, where: str) -> Tuple[List[float], List[float]]:
         raise AnnotationError(
             f'{where}: fields "shape_attributes.all_points_x/y" hold a '
             'value that is not a number')
-    return [float(x) for x in xs], [float(y) for y in ys]
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    require_finite(xs + ys,
+                   f'{where}: fields "shape_attributes.all_points_x/y"')
+    return xs, ys
 
 
 def via_to_coco(via_json: str,
@@ -116,7 +106,7 @@ def via_to_coco(via_json: str,
             raise AnnotationError(f'{where}: field "filename" missing')
         img_path = require_file(
             osp.join(img_dir, entry['filename']), f'image named by {where}')
-        width, height = image_size(img_path)
+        width, height = decoded_image_size(img_path, where)
         images.append(
             dict(
                 id=img_id,

@@ -21,7 +21,8 @@ import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Sequence
 
-from .coco_json import (AnnotationError, coco_categories, require_file,
+from .coco_json import (AnnotationError, coco_categories,
+                        decoded_image_size, require_file, require_finite,
                         write_coco_json)
 
 
@@ -66,10 +67,12 @@ def _field(node: ET.Element, path: str, xml_file: str) -> str:
 def _number(node: ET.Element, path: str, xml_file: str) -> float:
     text = _field(node, path, xml_file)
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise AnnotationError(
             f'{xml_file}: field <{path}> is not a number: {text!r}') from None
+    require_finite([value], f'{xml_file}: field <{path}>')
+    return value
 
 
 def parse_voc_xml(xml_file: str) -> Dict:
@@ -143,8 +146,10 @@ def voc_to_coco(root: str,
 
     Raises:
         FileNotFoundError: A split list, xml file or image is missing.
-        AnnotationError: A field is missing or malformed (file and field
-            named). Nothing is written in either case.
+        AnnotationError: A field is missing or malformed, a coordinate is
+            not finite, an image is empty, does not decode, or its size
+            differs from the annotation (file and field named). Nothing is
+            written in either case.
     """
     parsed: Dict[str, List[Dict]] = {}
     for split, split_file in split_files.items():
@@ -153,9 +158,15 @@ def voc_to_coco(root: str,
         for stem in stems:
             xml_file = osp.join(root, ann_dir, f'{stem}.xml')
             record = parse_voc_xml(xml_file)
-            require_file(
+            img_path = require_file(
                 osp.join(root, img_dir, record['filename']),
                 f'image named by {xml_file}')
+            size = decoded_image_size(img_path, xml_file)
+            if size != (record['width'], record['height']):
+                raise AnnotationError(
+                    f'{xml_file}: field <size> says {record["width"]}x'
+                    f'{record["height"]}, but {img_path} decodes to '
+                    f'{size[0]}x{size[1]}; fix the annotation or the image')
             records.append(record)
         parsed[split] = records
 

@@ -104,3 +104,24 @@ def test_missing_image_and_json(balloon_root, tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.json'):
         via_to_coco(str(tmp_path / 'nope.json'), str(tmp_path), str(out))
     assert not out.exists()
+
+
+def test_nan_point_and_bad_image_are_rejected(balloon_root, tmp_path):
+    """A NaN point (json allows NaN) used to give NaN boxes; a garbage
+    image used to convert. Both stop, naming the file; nothing written."""
+    via, key = _small_copy(balloon_root, tmp_path)
+    shape = via[key]['regions']['0']['shape_attributes']
+    shape['all_points_x'][0] = float('nan')
+    src = tmp_path / 'via.json'
+    src.write_text(json.dumps(via))
+    out = tmp_path / 'out' / 'coco.json'
+    with pytest.raises(AnnotationError, match=r'via\.json.*region 0.*finite'):
+        via_to_coco(str(src), str(tmp_path), str(out))
+    assert not out.exists()
+    via, key = _small_copy(balloon_root, tmp_path)
+    (tmp_path / via[key]['filename']).write_bytes(b'garbage' * 20)
+    src.write_text(json.dumps(via))
+    with pytest.raises(AnnotationError,
+                       match=via[key]['filename'] + '.*does not decode'):
+        via_to_coco(str(src), str(tmp_path), str(out))
+    assert not out.exists()

@@ -121,3 +121,45 @@ def test_cli_reports_error_and_exit_code(tmp_path):
     assert proc.returncode == 1
     assert 'missing.csv' in proc.stderr
     assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('content,match', [
+    (b'', r'raccoon-2\.jpg.*empty \(0 bytes\)'),
+    (b'\xff\xd8\xff\xe0 not a jpeg at all' * 8,
+     r'raccoon-2\.jpg.*does not decode'),
+])
+def test_bad_image_content_is_named_and_nothing_written(tmp_path, content,
+                                                        match):
+    """A 0-byte or garbage JPEG stops the conversion (it used to convert
+    and kill training at iteration 3 with a cv2 error naming no file)."""
+    root = _copy_raccoon(tmp_path)
+    (root / 'images' / 'raccoon-2.jpg').write_bytes(content)
+    out = tmp_path / 'out'
+    with pytest.raises(AnnotationError, match=match):
+        voc_to_coco(str(root), {'train': 'train.txt'}, str(out))
+    assert not out.exists()
+
+
+def test_image_size_must_match_the_annotation(tmp_path):
+    root = _copy_raccoon(tmp_path, names=('raccoon-1', ))
+    xml = root / 'annotations' / 'raccoon-1.xml'
+    text = xml.read_text()
+    width = text.split('<width>')[1].split('</width>')[0]
+    xml.write_text(text.replace(f'<width>{width}</width>',
+                                f'<width>{int(width) + 10}</width>'))
+    with pytest.raises(AnnotationError,
+                       match=r'raccoon-1\.xml: field <size> says .* but '
+                       r'.*raccoon-1\.jpg decodes to'):
+        voc_to_coco(str(root), {'train': 'train.txt'}, str(tmp_path / 'o'))
+    assert not (tmp_path / 'o').exists()
+
+
+@pytest.mark.parametrize('value', ['nan', 'inf'])
+def test_non_finite_coordinates_are_rejected(tmp_path, value):
+    root = _copy_raccoon(tmp_path, names=('raccoon-1', ))
+    xml = root / 'annotations' / 'raccoon-1.xml'
+    xml.write_text(xml.read_text().replace('<xmax>522', f'<xmax>{value}'))
+    with pytest.raises(AnnotationError,
+                       match=r'raccoon-1\.xml: field <bndbox/xmax>.*finite'):
+        voc_to_coco(str(root), {'train': 'train.txt'}, str(tmp_path / 'o'))
+    assert not (tmp_path / 'o').exists()
