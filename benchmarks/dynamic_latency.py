@@ -50,6 +50,7 @@ from mmengine.runner import load_checkpoint
 
 import mmdet_dynamic  # noqa: F401
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
+from mmdet_dynamic.models.detectors import wrapped_detector_cfg
 from mmdet_dynamic.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -154,7 +155,7 @@ def build_models(config: str, checkpoint: str):
         with torch.no_grad():  # spread the fresh router's scores
             cascade.router.fc2.weight.mul_(50)
     cascade.eval()
-    plain = MODELS.build(copy.deepcopy(cfg.model.detector))
+    plain = MODELS.build(wrapped_detector_cfg(cfg.model))
     plain.load_state_dict(cascade.detector1.state_dict())
     plain.eval()
     return cascade, plain, trained

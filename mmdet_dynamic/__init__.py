@@ -27,6 +27,7 @@ from .version import __version__, version_info
 register_mmengine_safe_globals()
 register_config_scope()
 
-from . import apis, datasets, engine, models, registry  # noqa: E402,F401
+from . import (apis, datasets, engine, models, registry,  # noqa: E402,F401
+               visualization)
 
 __all__ = ['__version__', 'version_info', 'register_mmengine_safe_globals']

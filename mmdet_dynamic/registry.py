@@ -66,6 +66,7 @@ PARAM_SCHEDULERS = _child('parameter scheduler', MMDET_PARAM_SCHEDULERS)
 METRICS = _child('metric', MMDET_METRICS)
 EVALUATOR = _child('evaluator', MMDET_EVALUATOR)
 TASK_UTILS = _child('task util', MMDET_TASK_UTILS)
-VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS)
+VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS,
+                     'mmdet_dynamic.visualization')
 VISBACKENDS = _child('vis_backend', MMDET_VISBACKENDS)
 LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS)

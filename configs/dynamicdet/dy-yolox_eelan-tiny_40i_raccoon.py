@@ -13,7 +13,6 @@ norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 yolo = dict(
     type='YOLOX',
     data_preprocessor=dict(type='DetDataPreprocessor', pad_size_divisor=32),
-    backbone=dict(type='EELAN', arch='tiny', norm_cfg=norm_cfg),
     neck=dict(
         type='YOLOXPAFPN',
         in_channels=[128, 256, 512],
@@ -34,6 +33,7 @@ yolo = dict(
     test_cfg=dict(score_thr=0.01, nms=dict(type='nms', iou_threshold=0.65)))
 model = dict(
     type='DynamicCascadeDetector',
+    backbone=dict(type='EELAN', arch='tiny', norm_cfg=norm_cfg),
     detector=yolo,
     share_heads=False,
     test_cfg=dict(threshold=0.5))
@@ -41,3 +41,6 @@ optim_wrapper = dict(optimizer=dict(lr=0.005))
 # Under DDP some parameters get no gradient in each phase (the router in the
 # joint phase, both detectors in the router phase).
 find_unused_parameters = True
+# Drawn results (tools/test.py --show-dir, DetInferencer) show each image's
+# route and difficulty score.
+visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -2,6 +2,7 @@
 """High-level helpers of mmdet_dynamic: model conversion, variable-speed
 inference (threshold for a target latency) and the speed/accuracy
 trade-off of a DynamicCascadeDetector."""
+from .dynamic_det_inferencer import DynamicDetInferencer
 from .dynamic_tradeoff import (collect_route_records, plot_tradeoff,
                                tradeoff_table)
 from .reparameterize import reparameterize_checkpoint
@@ -13,5 +14,5 @@ __all__ = [
     'reparameterize_checkpoint', 'hard_ratio_for_latency',
     'threshold_for_hard_ratio', 'expected_latency', 'quantile_grid',
     'load_cascade', 'measure_route_latencies', 'collect_route_records',
-    'tradeoff_table', 'plot_tradeoff'
+    'tradeoff_table', 'plot_tradeoff', 'DynamicDetInferencer'
 ]

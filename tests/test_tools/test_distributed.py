@@ -100,7 +100,7 @@ def dy_faster_ddp(raccoon_coco, tmp_path_factory):
         raccoon_coco,
         work_dir,
         iters=4,
-        model=dict(detector=dict(backbone=dict(norm_cfg=sync_bn))),
+        model=dict(backbone=dict(norm_cfg=sync_bn)),
         custom_hooks=[
             dict(type='RouterTrainingHook', switch_iter=2),
             dict(type='RankStateDumpHook')

@@ -36,6 +36,16 @@ def _sum_losses(losses: Dict) -> Tensor:
     return total
 
 
+def wrapped_detector_cfg(cascade_cfg: ConfigType) -> dict:
+    """The single detector a cascade config wraps (``detector``, with
+    ``backbone`` put back when the config gives it at the top level): what
+    detector 1 alone is, e.g. for a baseline or ``lat1``."""
+    detector = copy.deepcopy(dict(cascade_cfg['detector']))
+    if cascade_cfg.get('backbone') is not None:
+        detector['backbone'] = copy.deepcopy(cascade_cfg['backbone'])
+    return detector
+
+
 @MODELS.register_module()
 class DynamicCascadeDetector(BaseDetector):
     """Two detectors in cascade with an adaptive router (DynamicDet, CVPR
@@ -76,6 +86,12 @@ class DynamicCascadeDetector(BaseDetector):
             (``YOLOX``, ``RetinaNet``, ...) or two-stage (``FasterRCNN``,
             ``MaskRCNN``, ...). Its ``data_preprocessor`` becomes the
             cascade's.
+        backbone (dict, optional): B1's backbone (and B2's, unless
+            ``backbone2``), when ``detector`` leaves its ``backbone`` out,
+            as this package's configs do: mmdet's tools find it at
+            ``model.backbone`` as in any mmdet detector config
+            (``init_detector`` clears its ``init_cfg`` there). Give the
+            backbone in one of the two places.
         backbone2 (dict, optional): B2 config when it differs from B1 (other
             arch or width). Defaults to a copy of B1's config.
         share_heads (bool, optional): D2 is D1 (the paper's R-CNN setting).
@@ -109,6 +125,7 @@ class DynamicCascadeDetector(BaseDetector):
 
     def __init__(self,
                  detector: ConfigType,
+                 backbone: OptConfigType = None,
                  backbone2: OptConfigType = None,
                  share_heads: Optional[bool] = None,
                  composite_cfg: ConfigType = dict(norm_cfg=dict(type='BN')),
@@ -125,7 +142,8 @@ class DynamicCascadeDetector(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor or det_preprocessor,
             init_cfg=init_cfg)
-        self._build_detectors(detector, backbone2, init_detectors_from)
+        self._build_detectors(detector, backbone, backbone2,
+                              init_detectors_from)
         self._declare_stages()
         self._share_heads(share_heads)
         self._build_composite(composite_cfg)
@@ -140,11 +158,25 @@ class DynamicCascadeDetector(BaseDetector):
             self._revert_sync_bn()
 
     # ---------------------------------------------------------- build steps
-    def _build_detectors(self, detector: dict, backbone2: OptConfigType,
+    def _build_detectors(self, detector: dict, backbone: OptConfigType,
+                         backbone2: OptConfigType,
                          init_detectors_from: Optional[str]) -> None:
-        """Build detector 1 and detector 2 (B2 from ``backbone2`` if
-        given), each initialised from ``init_detectors_from`` through
-        mmengine's ``Pretrained`` init if given."""
+        """Build detector 1 and detector 2 (B1 from ``backbone`` or
+        ``detector.backbone``, B2 from ``backbone2`` if given), each
+        initialised from ``init_detectors_from`` through mmengine's
+        ``Pretrained`` init if given."""
+        if backbone is not None:
+            if detector.get('backbone') is not None:
+                raise ValueError(
+                    'DynamicCascadeDetector got a backbone twice, as '
+                    'model.backbone and as model.detector.backbone; give it '
+                    'once (the configs in configs/dynamicdet use '
+                    'model.backbone)')
+            detector['backbone'] = copy.deepcopy(backbone)
+        elif detector.get('backbone') is None:
+            raise ValueError(
+                'DynamicCascadeDetector needs a backbone: model.backbone '
+                '(or model.detector.backbone)')
         if init_detectors_from:
             detector['init_cfg'] = dict(
                 type='Pretrained', checkpoint=init_detectors_from)

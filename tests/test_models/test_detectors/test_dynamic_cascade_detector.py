@@ -9,6 +9,7 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.runner import save_checkpoint
 
 from mmdet_dynamic.registry import MODELS
+from mmdet_dynamic.models.detectors import wrapped_detector_cfg
 from .conftest import (build_model, load_cfg, preprocess, randomise_bn,
                        raccoon_batch)
 
@@ -357,7 +358,7 @@ def test_detector_overriding_head_code_is_refused():
         def loss(self, batch_inputs, batch_data_samples):
             return {}
 
-    det = MODELS.build(load_cfg(YOLO).model.detector)
+    det = MODELS.build(wrapped_detector_cfg(load_cfg(YOLO).model))
     check_wrappable(det, 'YOLOX')  # the base class's code: accepted
     det.__class__ = MyRetinaNet
     with pytest.raises(TypeError, match=r"MyRetinaNet overrides \['loss'\]"):
@@ -372,7 +373,7 @@ def test_unknown_test_cfg_key_is_an_error():
 
 def test_init_detectors_from_single_checkpoint(tmp_path):
     base = load_cfg(FASTER)
-    single = MODELS.build(copy.deepcopy(base.model.detector))
+    single = MODELS.build(wrapped_detector_cfg(base.model))
     single.init_weights()
     ckpt = str(tmp_path / 'faster.pth')
     save_checkpoint(dict(state_dict=single.state_dict()), ckpt)
@@ -407,6 +408,10 @@ def test_bad_input_messages():
         model.set_threshold(-0.1)
     with pytest.raises(ValueError, match="'joint', 'router'"):
         model.phase = 'warmup'
+    twice = copy.deepcopy(cfg.model)
+    twice.detector.backbone = copy.deepcopy(twice.backbone)
+    with pytest.raises(ValueError, match='backbone twice.*give it once'):
+        MODELS.build(twice)
 
     detr = dict(
         type='DynamicCascadeDetector',
@@ -458,7 +463,7 @@ def test_mask_rcnn_gives_masks(raccoon_coco):
 ])
 def test_coco_configs_build_from_scratch(name, detector, shared):
     cfg = load_cfg(name)
-    init = cfg.model.detector.backbone.get('init_cfg')
+    init = cfg.model.backbone.get('init_cfg')
     assert not init or init.get('type') != 'Pretrained'  # nothing to fetch
     model = MODELS.build(cfg.model)
     assert type(model.detector1).__name__ == detector
@@ -497,7 +502,7 @@ def test_declared_stages_of_supported_backbones(backbone, batch4):
         tuple(feats[i].shape) for i in declared.out_indices
     ]
     cfg = load_cfg(YOLO).model
-    cfg.detector.backbone = backbone
+    cfg.backbone = backbone
     cfg.detector.neck.in_channels = declared.out_channels
     cfg.detector.neck.num_csp_blocks = 1
     model = MODELS.build(cfg)
@@ -523,7 +528,7 @@ def test_declared_stages_of_supported_backbones(backbone, batch4):
 ])
 def test_unsupported_backbones_fail_at_build(backbone, message):
     cfg = copy.deepcopy(load_cfg(FASTER).model)
-    cfg.detector.backbone = backbone
+    cfg.backbone = backbone
     with pytest.raises(TypeError, match=message):
         MODELS.build(cfg)
 
@@ -536,7 +541,7 @@ def test_sync_bn_falls_back_to_bn_without_cuda(batch4, monkeypatch):
     monkeypatch.setattr(dynamic_cascade_detector, 'print_log',
                         lambda msg, *a, **k: messages.append(msg))
     cfg = copy.deepcopy(load_cfg(FASTER).model)
-    cfg.detector.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
+    cfg.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
     model = MODELS.build(cfg)
     assert any('SyncBN needs CUDA' in m for m in messages)
     assert not any(
