@@ -134,11 +134,11 @@ def threshold_for(model, data, ratio: float) -> float:
     floor(ratio * N) of its N images hard: at batch 1 too, where a
     per-batch rule could only send 0 or 1 image hard."""
     with torch.no_grad():
-        phi = [
-            score for d in data for score in model.difficulty_scores(
+        logits = [
+            score for d in data for score in model.difficulty_logits(
                 d['inputs'], d['data_samples']).tolist()
         ]
-    return threshold_for_hard_ratio(phi, ratio)
+    return threshold_for_hard_ratio(logits, ratio)
 
 
 def build_models(config: str, checkpoint: str):

@@ -26,7 +26,7 @@ def collect_route_records(model, loader, metric,
     """Run every image on both routes.
 
     Returns:
-        dict: ``scores`` (n, ), ``time_easy`` / ``time_hard`` (n, ) in ms,
+        dict: ``scores`` (n, ): the router logits, ``time_easy`` / ``time_hard`` (n, ) in ms,
         ``easy`` / ``hard``: the ``CocoMetric`` result of each image on each
         route.
     """
@@ -38,7 +38,7 @@ def collect_route_records(model, loader, metric,
             rec[route].extend(coco_results(metric, samples))
             rec[f'time_{route}'].extend([seconds * 1000 / len(samples)] *
                                         len(samples))
-        rec['scores'].extend(s.metainfo['difficulty_score'] for s in samples)
+        rec['scores'].extend(s.metainfo['difficulty_logit'] for s in samples)
         if bar is not None:
             bar.update(len(samples))
     if bar is not None:

@@ -8,7 +8,9 @@ the hard route (B1 + router + B2 + D2) and lat_t a target::
     k   = clip((lat_t - lat1) / (lat2 - lat1), 0, 1)   largest hard share
     tau = the (1 - k) quantile of the validation scores phi
 
-Images with ``phi > tau`` are hard. The quantile is taken so that at most
+Images with ``phi > tau`` are hard; the quantile and the comparison are
+taken on the router logits, so saturated scores (phi = 1.0 in float) do not
+tie. The quantile is taken so that at most
 ``floor(k * n)`` of the ``n`` validation scores exceed it (numpy's
 ``inverted_cdf`` quantile): the budget is never exceeded on the validation
 set. ``k = 1`` gives ``tau = 0`` (every image hard), ``k = 0`` the largest
@@ -70,30 +72,56 @@ def num_hard(num_images: int, k: float) -> int:
     return min(num_images, int(math.floor(k * num_images + 1e-9)))
 
 
-def threshold_for_hard_ratio(scores: Sequence[float], k: float) -> float:
-    """Threshold tau such that at most ``floor(k * n)`` scores exceed it.
+def logit_of(tau: float) -> float:
+    """``logit(tau)`` in float64: -inf for 0, +inf for 1 (the model's
+    ``logit_threshold``)."""
+    if tau <= 0.0:
+        return -math.inf
+    if tau >= 1.0:
+        return math.inf
+    return math.log(tau) - math.log1p(-tau)
+
+
+def threshold_for_hard_ratio(logits: Sequence[float], k: float) -> float:
+    """Threshold tau such that at most ``floor(k * n)`` images are hard.
+
+    The ranking uses the router *logits* (``collect_scores`` gives them):
+    where the sigmoid saturates, different images get the same float phi,
+    and a threshold on phi could not separate them; the logits stay apart.
 
     Args:
-        scores (Sequence[float]): Difficulty scores phi of the validation
-            images.
+        logits (Sequence[float]): Router logits of the validation images.
         k (float): Allowed hard share in [0, 1].
 
     Returns:
-        float: tau in [0, 1] (images with ``phi > tau`` are hard).
+        float: tau in [0, 1], float64 (images with ``phi > tau``, decided
+        as ``logit > logit(tau)``, are hard).
 
     Raises:
-        ValueError: If ``scores`` is empty or k is outside [0, 1].
+        ValueError: If ``logits`` is empty, k is outside [0, 1], or the
+            logit at the threshold is too large for a float64 phi.
     """
     if not 0.0 <= k <= 1.0:
         raise ValueError(f'hard ratio must be in [0, 1], got {k}')
-    s = np.sort(np.asarray(scores, dtype=np.float64))
+    s = np.sort(np.asarray(logits, dtype=np.float64))
     if s.size == 0:
         raise ValueError('no difficulty scores: the validation set gave no '
                          'images')
     m = num_hard(s.size, k)
     if m == s.size:
         return 0.0
-    return float(s[s.size - m - 1])
+    edge = float(s[s.size - m - 1])  # the largest logit that stays easy
+    tau = 1.0 / (1.0 + math.exp(-edge)) if edge > -700 else 0.0
+    # round up until logit(tau) >= edge: that image, and every tie with
+    # it, stays easy under the model's strict `logit > logit(tau)`
+    while 0.0 < tau < 1.0 and logit_of(tau) < edge:
+        tau = float(np.nextafter(tau, 1.0))
+    if m and not 0.0 < tau < 1.0:
+        raise ValueError(
+            f'the router logit at the threshold ({edge:.1f}) is beyond what '
+            'a float64 phi resolves: the router is saturated; retrain its '
+            'phase (see the README, router phase)')
+    return float(tau)
 
 
 def expected_latency(k: float, lat1: float, lat2: float) -> float:
@@ -105,7 +133,8 @@ def quantile_grid(scores: Sequence[float],
                   lat1: Optional[float] = None,
                   lat2: Optional[float] = None,
                   ratios: Sequence[float] = DEFAULT_RATIOS) -> List[Dict]:
-    """Threshold, realised hard share on ``scores`` and expected latency
+    """Threshold, realised hard share on ``scores`` (router logits) and
+    expected latency
     for each hard ratio (the grid the official code prints as
     percentiles)."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -115,7 +144,7 @@ def quantile_grid(scores: Sequence[float],
         row = dict(
             hard_ratio=float(k),
             threshold=tau,
-            realised_hard_ratio=float((scores > tau).mean()))
+            realised_hard_ratio=float((scores > logit_of(tau)).mean()))
         if lat1 is not None and lat2 is not None:
             row['expected_latency'] = expected_latency(
                 row['realised_hard_ratio'], lat1, lat2)
@@ -231,15 +260,17 @@ def _bar(total: int, show: bool):
 
 @torch.no_grad()
 def collect_scores(model, loader, progress: bool = True) -> np.ndarray:
-    """Difficulty scores phi (n, ) of every image the loader gives."""
+    """Router logits (n, ), float64, of every image the loader gives (phi
+    is their sigmoid; thresholds are taken on the logits)."""
     scores = []
     bar = _bar(len(loader.dataset), progress)
     for data in loader:
         data = model.data_preprocessor(data, False)
-        phi = model.difficulty_scores(data['inputs'], data['data_samples'])
-        scores.extend(phi.tolist())
+        logits = model.difficulty_logits(data['inputs'],
+                                         data['data_samples'])
+        scores.extend(logits.tolist())
         if bar is not None:
-            bar.update(len(phi))
+            bar.update(len(logits))
     if bar is not None:
         print()
     return np.asarray(scores, dtype=np.float64)

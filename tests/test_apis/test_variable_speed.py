@@ -32,20 +32,50 @@ def test_lat2_not_above_lat1_is_an_error():
         hard_ratio_for_latency(15.0, 20.0, 20.0)
 
 
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.float64(x)))
+
+
 @pytest.mark.parametrize(
-    'k, tau, hard',
+    'k, edge, hard',
     [
         (0.0, 0.95, 0),  # the largest score: nothing above it
         (0.3, 0.65, 3),  # 0.75, 0.85, 0.95 are hard
         (0.25, 0.75, 2),  # floor(2.5) = 2: the budget is never exceeded
         (0.5, 0.45, 5),
         (0.9, 0.05, 9),
-        (1.0, 0.0, 10),  # every image hard
     ])
-def test_threshold_for_hard_ratio_exact(k, tau, hard):
+def test_threshold_for_hard_ratio_exact(k, edge, hard):
+    """SCORES are router logits; tau is phi at the last easy logit."""
+    from mmdet_dynamic.apis.variable_speed import logit_of
     got = threshold_for_hard_ratio(SCORES, k)
-    assert got == tau
-    assert int((np.asarray(SCORES) > got).sum()) == hard
+    assert got == pytest.approx(_sigmoid(edge), rel=1e-12)
+    assert logit_of(got) >= edge
+    assert int((np.asarray(SCORES) > logit_of(got)).sum()) == hard
+    assert threshold_for_hard_ratio(SCORES, 1.0) == 0.0  # every image hard
+
+
+def test_threshold_separates_saturated_scores_by_their_logits():
+    """Logits 18, 20, 25, 30 all give phi = 1.0 in float32; a threshold
+    on phi could not split them. On the logits, 2 of 5 are hard at k = 0.4,
+    and the model's rule routes exactly those."""
+    import math
+
+    from mmdet_dynamic.apis.variable_speed import logit_of
+    from mmdet_dynamic.models.detectors import DynamicCascadeDetector
+    logits = [20.0, 25.0, 30.0, 18.0, -3.0]
+    assert torch.tensor(logits).sigmoid()[:4].eq(1.0).all()
+    tau = threshold_for_hard_ratio(logits, 0.4)
+    assert 0.0 < tau < 1.0
+    fake = type('M', (), dict(test_cfg=dict(threshold=tau)))()
+    edge = DynamicCascadeDetector.logit_threshold(fake)
+    assert edge == logit_of(tau) and math.isfinite(edge)
+    hard = torch.tensor(logits).double() > edge
+    assert hard.tolist() == [False, True, True, False, False]
+    # ties at the edge stay on one side: at most floor(k n) hard
+    tied = [20.0, 20.0, 25.0, 30.0, 18.0]
+    tau = threshold_for_hard_ratio(tied, 0.6)  # 3 allowed, 2 above a tie
+    assert sum(x > logit_of(tau) for x in tied) == 2
 
 
 def test_threshold_errors():
@@ -58,7 +88,8 @@ def test_threshold_errors():
 def test_expected_latency_and_grid():
     assert expected_latency(0.25, 10.0, 20.0) == 12.5
     grid = quantile_grid(SCORES, 10.0, 20.0, ratios=(0.0, 0.3, 1.0))
-    assert [r['threshold'] for r in grid] == [0.95, 0.65, 0.0]
+    assert [r['threshold'] for r in grid] == pytest.approx(
+        [_sigmoid(0.95), _sigmoid(0.65), 0.0], rel=1e-12)
     assert [r['realised_hard_ratio'] for r in grid] == [0.0, 0.3, 1.0]
     assert [r['expected_latency'] for r in grid] == pytest.approx(
         [10.0, 13.0, 20.0])

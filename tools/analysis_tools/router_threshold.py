@@ -64,7 +64,7 @@ def format_grid(rows) -> str:
              'latency (ms) |', '|---|---|---|---|']
     for r in rows:
         lat = r.get('expected_latency')
-        lines.append(f"| {r['hard_ratio']:.1f} | {r['threshold']:.4f} | "
+        lines.append(f"| {r['hard_ratio']:.1f} | {r['threshold']:.10g} | "
                      f"{r['realised_hard_ratio']:.3f} | "
                      f"{'-' if lat is None else f'{lat:.1f}'} |")
     return '\n'.join(lines)
@@ -74,8 +74,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmdet_dynamic.apis.variable_speed import (
         build_eval_loader, collect_scores, expected_latency,
-        hard_ratio_for_latency, load_cascade, measure_route_latencies,
-        quantile_grid, threshold_for_hard_ratio)
+        hard_ratio_for_latency, load_cascade, logit_of,
+        measure_route_latencies, quantile_grid, threshold_for_hard_ratio)
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', name)
     try:
@@ -103,16 +103,17 @@ def main(argv=None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
 
-    realised = float((scores > tau).mean())
-    print(f'\nscores: n={len(scores)}, min {scores.min():.4f}, median '
-          f'{float(np.median(scores)):.4f}, max {scores.max():.4f}')
+    realised = float((scores > logit_of(tau)).mean())
+    print(f'\nrouter logits: n={len(scores)}, min {scores.min():.4f}, '
+          f'median {float(np.median(scores)):.4f}, max {scores.max():.4f} '
+          f'(phi = sigmoid(logit))')
     print(f'lat1 (easy route) {lat1:.1f} ms, lat2 (hard route) {lat2:.1f} '
           f'ms ({source})\n')
     print(format_grid(quantile_grid(scores, lat1, lat2)))
     if note:
         print(f'\nnote: {note}')
     expected = expected_latency(realised, lat1, lat2)
-    print(f'\nk = {k:.4f} (hard share allowed), threshold tau = {tau:.6f}, '
+    print(f'\nk = {k:.4f} (hard share allowed), threshold tau = {tau!r}, '
           f'hard share on the {args.split} set = {realised:.3f}, expected '
           f'latency = {expected:.1f} ms')
 

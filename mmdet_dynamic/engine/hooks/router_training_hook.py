@@ -93,9 +93,10 @@ class RouterTrainingHook(Hook):
     without any detector weights loaded (no ``load_from``/``--resume``), is
     an error.
 
-    In the router phase it logs ``router_delta``; the model logs
-    ``router_score`` (mean phi) and ``router_hard_ratio`` (share of images
-    above the test threshold).
+    In the router phase it logs ``router_delta`` and the spread of the
+    recent router scores (``router_phi_p10``, ``router_phi_p90``,
+    ``router_logit_std``); the model logs ``router_score`` (mean phi) and
+    ``router_hard_ratio`` (share of images above the test threshold).
 
     A standalone router-phase config starts from a joint-phase checkpoint
     with ``load_from`` and ``switch_iter=0`` (see configs/dynamicdet).
@@ -117,6 +118,10 @@ class RouterTrainingHook(Hook):
             the switch). Defaults to none (constant lr).
         history_size (int): Differences kept for ``delta_mode='running'``
             (a window of the newest ones). Defaults to 100000.
+        spread_window (int): Router scores of the last this many training
+            images whose spread is logged (``router_phi_p10``,
+            ``router_phi_p90``, ``router_logit_std``), so that a saturating
+            router (every phi near 0 or 1) shows in the log. Defaults to 200.
     """
 
     priority = 'NORMAL'
@@ -131,7 +136,8 @@ class RouterTrainingHook(Hook):
                  delta_mode: str = 'dataset',
                  delta_num_images: Optional[int] = None,
                  param_scheduler: Optional[List[Dict]] = None,
-                 history_size: int = 100000) -> None:
+                 history_size: int = 100000,
+                 spread_window: int = 200) -> None:
         if (switch_iter is None) == (switch_epoch is None):
             raise ValueError(
                 'RouterTrainingHook needs exactly one of switch_iter '
@@ -159,6 +165,7 @@ class RouterTrainingHook(Hook):
         self.delta_mode = delta_mode
         self.delta_num_images = delta_num_images
         self.history: deque = deque(maxlen=history_size)
+        self.recent_logits: deque = deque(maxlen=max(1, int(spread_window)))
         self._router_wrapper = None
         self._loaded_state: Optional[Dict] = None
         self._loaded_weights = False
@@ -422,6 +429,26 @@ class RouterTrainingHook(Hook):
             self._set_delta(runner, median(self.history))
         runner.message_hub.update_scalar('train/router_delta',
                                          self.delta(runner))
+        self._log_spread(runner, model)
+
+    def _log_spread(self, runner, model) -> None:
+        """The spread of the router's recent scores: phi's 10th and 90th
+        percentiles and the logits' std over the last ``spread_window``
+        images (gathered from all ranks)."""
+        if model.last_router_logits is None:
+            return
+        local = model.last_router_logits.tolist()
+        parts = all_gather_object(local) if get_world_size() > 1 else [local]
+        for part in parts:
+            self.recent_logits.extend(part)
+        logits = np.asarray(self.recent_logits, dtype=np.float64)
+        phi = 1.0 / (1.0 + np.exp(-np.clip(logits, -700, 700)))
+        hub = runner.message_hub
+        hub.update_scalar('train/router_phi_p10',
+                          float(np.percentile(phi, 10)))
+        hub.update_scalar('train/router_phi_p90',
+                          float(np.percentile(phi, 90)))
+        hub.update_scalar('train/router_logit_std', float(logits.std()))
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
         checkpoint[STATE_KEY] = dict(

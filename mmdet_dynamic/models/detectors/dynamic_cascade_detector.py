@@ -2,6 +2,7 @@
 """DynamicDet's dynamic architecture as an mmdet detector."""
 import copy
 import logging
+import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -79,7 +80,8 @@ class DynamicCascadeDetector(BaseDetector):
     of the two detectors (backbones run once per batch, heads per image) and
     ``Delta`` is the :attr:`delta` buffer (saved in checkpoints). The
     per-image differences
-    ``L1 - L2`` of the last batch are in :attr:`last_loss_diffs`.
+    ``L1 - L2`` of the last batch are in :attr:`last_loss_diffs`, its router
+    logits in :attr:`last_router_logits`.
 
     Args:
         detector (dict): An mmdet detector config, single-stage
@@ -152,6 +154,7 @@ class DynamicCascadeDetector(BaseDetector):
         self.synced_head_attrs = tuple(synced_head_attrs)
         self.register_buffer('delta', torch.zeros(()))
         self.last_loss_diffs: Optional[Tensor] = None
+        self.last_router_logits: Optional[Tensor] = None
         self.test_cfg = self._checked_test_cfg(test_cfg)
         self.phase = phase
         if not torch.cuda.is_available():
@@ -472,17 +475,19 @@ class DynamicCascadeDetector(BaseDetector):
 
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
                                        feats1, out1)
-        phi = self.router([f.detach() for f in out1],
-                          *self._valid_region(batch_inputs,
-                                              batch_data_samples))
+        logits = self.router.logits([f.detach() for f in out1],
+                                    *self._valid_region(
+                                        batch_inputs, batch_data_samples))
+        phi = logits.sigmoid()
         delta = self.delta.to(phi.dtype)
         loss = ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
         self.last_loss_diffs = (l1 - l2).detach()
+        self.last_router_logits = logits.detach()
+        hard = logits.detach().double() > self.logit_threshold()
         return dict(
             loss_router=loss,
             router_score=phi.detach().mean(),
-            router_hard_ratio=(phi.detach() >
-                               self.test_cfg['threshold']).float().mean())
+            router_hard_ratio=hard.float().mean())
 
     # -------------------------------------------------------------- predict
     @staticmethod
@@ -499,13 +504,28 @@ class DynamicCascadeDetector(BaseDetector):
               out1: Sequence[Tensor],
               inputs: Optional[Tensor] = None,
               samples: Optional[SampleList] = None) -> Tuple[Tensor, Tensor]:
-        """Scores phi (N, ) and the hard mask (N, ) for B1 outputs; with the
-        batch ``inputs`` and ``samples``, each image's score pools only its
-        own region (see :class:`AdaptiveRouter`)."""
+        """Router logits (N, ) and the hard mask (N, ) for B1 outputs; with
+        the batch ``inputs`` and ``samples``, each image's score pools only
+        its own region (see :class:`AdaptiveRouter`).
+
+        An image is hard if ``phi > threshold``, decided on the logits
+        (``logit > logit(threshold)``, in float64) so that images whose phi
+        saturates to the same float still compare by their logits.
+        """
         region = self._valid_region(inputs, samples) \
             if inputs is not None else (None, None)
-        phi = self.router(out1, *region)
-        return phi, phi > self.test_cfg['threshold']
+        logits = self.router.logits(out1, *region)
+        return logits, logits.double() > self.logit_threshold()
+
+    def logit_threshold(self) -> float:
+        """``logit(threshold)`` in float64: -inf for 0 (every image hard),
+        +inf for 1 (every image easy)."""
+        tau = self.test_cfg['threshold']
+        if tau <= 0.0:
+            return -math.inf
+        if tau >= 1.0:
+            return math.inf
+        return math.log(tau) - math.log1p(-tau)
 
     def _own_pad_groups(self, inputs: Tensor,
                         samples: SampleList) -> List[Tuple[Tensor, tuple]]:
@@ -526,18 +546,25 @@ class DynamicCascadeDetector(BaseDetector):
         return [(torch.tensor(idx, device=inputs.device), shape)
                 for shape, idx in groups.items()]
 
-    def difficulty_scores(self, batch_inputs: Tensor,
+    def difficulty_logits(self, batch_inputs: Tensor,
                           batch_data_samples: SampleList) -> Tensor:
-        """The scores phi (N, ) that :meth:`predict` routes by (B1 and the
-        router only; the same grouping by own padded size)."""
-        phi = batch_inputs.new_empty(len(batch_data_samples))
+        """The router logits (N, ) that :meth:`predict` routes by (B1 and
+        the router only; the same grouping by own padded size). ``sigmoid``
+        of them is phi."""
+        logits = batch_inputs.new_empty(len(batch_data_samples))
         for idx, (h, w) in self._own_pad_groups(batch_inputs,
                                                 batch_data_samples):
             inputs = batch_inputs[idx, :, :h, :w]
             samples = [batch_data_samples[i] for i in idx.tolist()]
             _, out1 = self.run_backbone1(inputs)
-            phi[idx] = self.route(out1, inputs, samples)[0]
-        return phi
+            logits[idx] = self.route(out1, inputs, samples)[0]
+        return logits
+
+    def difficulty_scores(self, batch_inputs: Tensor,
+                          batch_data_samples: SampleList) -> Tensor:
+        """phi (N, ): ``sigmoid`` of :meth:`difficulty_logits`."""
+        return self.difficulty_logits(batch_inputs,
+                                      batch_data_samples).sigmoid()
 
     def predict(self,
                 batch_inputs: Tensor,
@@ -576,12 +603,14 @@ class DynamicCascadeDetector(BaseDetector):
                        rescale: bool) -> SampleList:
         """:meth:`predict` on images of one padded size."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        phi, hard = self.route(out1, batch_inputs, batch_data_samples)
-        for sample, score, is_hard in zip(batch_data_samples, phi.tolist(),
-                                          hard.tolist()):
+        logits, hard = self.route(out1, batch_inputs, batch_data_samples)
+        for sample, logit, is_hard in zip(batch_data_samples,
+                                          logits.tolist(), hard.tolist()):
             sample.set_metainfo(
                 dict(
-                    difficulty_score=score,
+                    difficulty_score=1.0 / (1.0 + math.exp(-logit))
+                    if logit > -700 else 0.0,
+                    difficulty_logit=logit,
                     route='hard' if is_hard else 'easy'))
         easy_idx = (~hard).nonzero().flatten()
         hard_idx = hard.nonzero().flatten()
@@ -621,7 +650,7 @@ class DynamicCascadeDetector(BaseDetector):
         """Tensor-mode forward of the route ``test_cfg.tensor_route`` for
         the whole batch (router included), e.g. for FLOPs counting."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        phi, _ = self.route(out1, batch_inputs, batch_data_samples)
+        phi = self.route(out1, batch_inputs, batch_data_samples)[0].sigmoid()
         if self.test_cfg['tensor_route'] == 'easy':
             detector, outs = self.detector1, out1
         else:

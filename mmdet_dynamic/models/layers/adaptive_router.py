@@ -57,11 +57,21 @@ class AdaptiveRouter(BaseModule):
         Returns:
             Tensor: Scores phi in (0, 1), shape (N, ).
         """
+        return self.logits(feats, valid_shapes, input_shape).sigmoid()
+
+    def logits(self,
+               feats: Sequence[Tensor],
+               valid_shapes: Optional[Sequence[Tuple[int, int]]] = None,
+               input_shape: Optional[Tuple[int, int]] = None) -> Tensor:
+        """The scores before the sigmoid, shape (N, ), same arguments as
+        :meth:`forward`. Rankings and thresholds use them: a saturated
+        sigmoid rounds different logits to the same phi (1.0 in float32
+        from a logit of about 17), the logits stay apart."""
         pooled = torch.cat([
             self._pool(f, valid_shapes, input_shape).flatten(1)
             for f in feats
         ], dim=1)
-        return self.fc2(F.relu(self.fc1(pooled))).sigmoid().squeeze(1)
+        return self.fc2(F.relu(self.fc1(pooled))).squeeze(1)
 
     @staticmethod
     def _pool(feat: Tensor, valid_shapes, input_shape) -> Tensor:

@@ -285,3 +285,20 @@ def test_switch_epoch_with_epoch_based_loop(raccoon_coco, tmp_path):
     # one iteration per epoch (4 images, batch 4): epochs 0, 1 joint, 2 router
     assert probe.phases == ['joint', 'joint', 'router']
     assert isinstance(runner.optim_wrapper.optimizer, torch.optim.AdamW)
+
+
+def test_router_phase_logs_the_spread_of_phi(trained):
+    """The log shows phi's 10th/90th percentiles and the logits' std over
+    the recent router-phase images, so a saturating router is visible."""
+    runner = trained['runner']
+    hook = _router_hook(runner)
+    logits = np.asarray(hook.recent_logits)
+    assert len(logits) == 8  # 2 router iterations x 4 images
+    phi = 1 / (1 + np.exp(-logits))
+    hub = runner.message_hub
+    assert hub.get_scalar('train/router_phi_p10').current() == \
+        pytest.approx(float(np.percentile(phi, 10)))
+    assert hub.get_scalar('train/router_phi_p90').current() == \
+        pytest.approx(float(np.percentile(phi, 90)))
+    assert hub.get_scalar('train/router_logit_std').current() == \
+        pytest.approx(float(logits.std()))
