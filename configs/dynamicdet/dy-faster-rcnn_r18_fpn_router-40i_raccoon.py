@@ -15,5 +15,5 @@ custom_hooks = [
         switch_iter=0,
         optim_wrapper=dict(
             type='OptimWrapper',
-            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=5e-3)))
+            optimizer=dict(type='AdamW', lr=1e-4, weight_decay=5e-3)))
 ]

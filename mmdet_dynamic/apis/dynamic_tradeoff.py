@@ -8,10 +8,25 @@ highest scores hard (the threshold :mod:`.variable_speed` would pick on
 this set); a random router sends a random set of the same size. AP comes
 from ``CocoMetric.compute_metrics`` on the chosen predictions; latency is
 the mean over images of the measured time of the route each image takes.
+
+Two references measure the router honestly:
+
+* an **oracle router** sends hard the images where detector 2's
+  per-image AP (COCO AP of that image alone, the first AP of the table,
+  e.g. ``bbox_mAP``) exceeds detector 1's by the most: the upper bound of
+  any router at that ratio;
+* the router's **share of the oracle's gain over random**,
+  ``(AP_router - AP_random) / (AP_oracle - AP_random)``;
+
+and a **paired bootstrap** over images (95 %, seeded) gives the interval of
+router minus random on the mean per-image AP: each image counts with the
+route the router gives it and the routes the random splits give it, and
+the images are resampled with replacement. An interval that contains 0 is
+a tie.
 """
 import csv
 import json
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from mmengine.utils import ProgressBar
@@ -48,6 +63,61 @@ def collect_route_records(model, loader, metric,
     return rec
 
 
+def per_image_ap(rec: Dict, metric, progress: bool = True) -> Dict:
+    """COCO AP of every image alone on each route (the metric's first AP
+    name, e.g. ``bbox_mAP``; an image without ground truth counts 0).
+
+    Returns:
+        dict: ``easy`` and ``hard``, arrays (n, ).
+    """
+    name = ap_names(metric)[0]
+    out = {}
+    bar = ProgressBar(2 * len(rec['easy'])) if progress else None
+    for route in ('easy', 'hard'):
+        values = []
+        for result in rec[route]:
+            values.append(max(0.0, evaluate(metric, [result])[name]))
+            if bar is not None:
+                bar.update()
+        out[route] = np.asarray(values, dtype=np.float64)
+    if bar is not None:
+        print()
+    return out
+
+
+def oracle_order(ap_easy: np.ndarray, ap_hard: np.ndarray) -> np.ndarray:
+    """Image indices by the oracle's preference for the hard route: the
+    largest ``ap_hard - ap_easy`` first (ties in input order)."""
+    return np.argsort(-(np.asarray(ap_hard) - np.asarray(ap_easy)),
+                      kind='stable')
+
+
+def paired_bootstrap(diffs: Sequence[float],
+                     num_samples: int = 10000,
+                     level: float = 0.95,
+                     seed: int = 0) -> Tuple[float, float, float]:
+    """Mean of per-image paired differences and its bootstrap interval.
+
+    Args:
+        diffs (Sequence[float]): One difference per image (router minus
+            random, same image).
+        num_samples (int): Bootstrap resamples of the images.
+        level (float): Coverage of the percentile interval.
+        seed (int): Seed of the resampling.
+
+    Returns:
+        tuple[float, float, float]: mean, lower and upper bound.
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    if d.size == 0:
+        raise ValueError('paired bootstrap of no images')
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(num_samples, d.size))].mean(1)
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(d.mean()), float(lo), float(hi)
+
+
 def _pick(rec: Dict, hard: np.ndarray):
     results = [h if is_hard else e
                for e, h, is_hard in zip(rec['easy'], rec['hard'], hard)]
@@ -61,20 +131,32 @@ def tradeoff_table(rec: Dict,
                    ratios: Sequence[float] = DEFAULT_RATIOS,
                    random_seeds: int = 3,
                    keys: Sequence[str] = AP_KEYS,
-                   progress: bool = True) -> List[Dict]:
+                   progress: bool = True,
+                   image_ap: Dict = None,
+                   bootstrap_seed: int = 0) -> List[Dict]:
     """One row per hard ratio: threshold, realised hard share, latency and
-    AP for the router, and AP (mean over ``random_seeds`` splits) for a
-    random router of the same size."""
+    AP for the router, AP (mean over ``random_seeds`` splits) for a random
+    router of the same size, AP of the oracle router, the router's share of
+    the oracle's gain over random, and the paired-bootstrap interval of
+    router minus random (see the module docstring).
+
+    Args:
+        image_ap (dict, optional): :func:`per_image_ap` of ``rec``;
+            computed when not given.
+    """
     scores = rec['scores']
     n = len(scores)
     order = np.argsort(-scores, kind='stable')
+    if image_ap is None:
+        image_ap = per_image_ap(rec, metric, progress)
+    oracle = oracle_order(image_ap['easy'], image_ap['hard'])
     names = ap_names(metric, keys)
+    first = names[0]
     rows = []
     bar = ProgressBar(len(ratios)) if progress else None
     for k in ratios:
         m = num_hard(n, k)
-        hard = np.zeros(n, dtype=bool)
-        hard[order[:m]] = True
+        hard = _top(order, m, n)
         results, latency = _pick(rec, hard)
         ap = evaluate(metric, results)
         row = dict(
@@ -84,18 +166,35 @@ def tradeoff_table(rec: Dict,
             latency_ms=latency)
         row.update({name: ap[name] for name in names})
         random_aps = {name: [] for name in names}
-        random_lat = []
+        random_lat, random_image_ap = [], []
         for seed in range(random_seeds):
-            rand = np.zeros(n, dtype=bool)
-            rand[np.random.default_rng(seed).permutation(n)[:m]] = True
+            rand = _top(np.random.default_rng(seed).permutation(n), m, n)
             results, lat = _pick(rec, rand)
             ap = evaluate(metric, results)
             random_lat.append(lat)
+            random_image_ap.append(_image_values(image_ap, rand))
             for name in names:
                 random_aps[name].append(ap[name])
         row['random_latency_ms'] = float(np.mean(random_lat))
         for name in names:
             row[f'random_{name}'] = float(np.mean(random_aps[name]))
+        oracle_results, row['oracle_latency_ms'] = _pick(
+            rec, _top(oracle, m, n))
+        oracle_ap = evaluate(metric, oracle_results)
+        for name in names:
+            row[f'oracle_{name}'] = oracle_ap[name]
+        span = row[f'oracle_{first}'] - row[f'random_{first}']
+        row['oracle_gain_share'] = float(
+            (row[first] - row[f'random_{first}']) / span) if span > 0 \
+            else float('nan')
+        diffs = _image_values(image_ap, hard) - np.mean(
+            random_image_ap, axis=0)
+        mean, lo, hi = paired_bootstrap(diffs, seed=bootstrap_seed)
+        row.update(
+            router_minus_random=mean,
+            ci_low=lo,
+            ci_high=hi,
+            significant=bool(lo > 0 or hi < 0))
         rows.append(row)
         if bar is not None:
             bar.update()
@@ -104,18 +203,59 @@ def tradeoff_table(rec: Dict,
     return rows
 
 
+def _top(order: np.ndarray, m: int, n: int) -> np.ndarray:
+    """Mask (n, ) of the first ``m`` indices of ``order``."""
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:m]] = True
+    return mask
+
+
+def _image_values(image_ap: Dict, hard: np.ndarray) -> np.ndarray:
+    """Per-image AP of the route each image takes."""
+    return np.where(hard, image_ap['hard'], image_ap['easy'])
+
+
 def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:
     """Markdown table of :func:`tradeoff_table` rows."""
+    first = metric_names[0]
     head = ['hard ratio', 'latency (ms)'] + [
         f'{n} router' for n in metric_names
-    ] + [f'{n} random' for n in metric_names]
+    ] + [f'{n} random' for n in metric_names] + [
+        f'{first} oracle', 'share of oracle gain',
+        'router - random (per-image AP, 95 % CI)'
+    ]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         cells = [f"{r['hard_ratio']:.1f}", f"{r['latency_ms']:.1f}"]
         cells += [f'{r[n]:.3f}' for n in metric_names]
         cells += [f"{r['random_' + n]:.3f}" for n in metric_names]
+        share = r['oracle_gain_share']
+        cells += [
+            f"{r['oracle_' + first]:.3f}",
+            '-' if np.isnan(share) else f'{share:.2f}',
+            f"{r['router_minus_random']:+.3f} [{r['ci_low']:+.3f}, "
+            f"{r['ci_high']:+.3f}]" +
+            (' significant' if r['significant'] else ' tie')
+        ]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def reading(rows: List[Dict], ratio: float = 0.5) -> str:
+    """One sentence on router against random at ``ratio`` (or the nearest
+    evaluated ratio), saying whether the interval excludes 0."""
+    row = min(rows, key=lambda r: abs(r['hard_ratio'] - ratio))
+    verdict = ('the router beats the random split' if row['ci_low'] > 0
+               else 'the random split beats the router'
+               if row['ci_high'] < 0 else
+               'router and random split tie (the interval contains 0)')
+    share = row['oracle_gain_share']
+    return (f"at {row['hard_ratio']:.0%} hard: router minus random on the "
+            f"mean per-image AP {row['router_minus_random']:+.4f}, 95 % "
+            f"bootstrap interval [{row['ci_low']:+.4f}, "
+            f"{row['ci_high']:+.4f}]: {verdict}; share of the oracle's gain "
+            f"over random: "
+            f"{'-' if np.isnan(share) else f'{share:.2f}'}")
 
 
 def write_table(rows: List[Dict], csv_file: str, json_file: str,
@@ -131,8 +271,9 @@ def write_table(rows: List[Dict], csv_file: str, json_file: str,
 
 def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
                   out_file: str, title: str = '') -> None:
-    """PNG of AP against latency: the router, the random router, detector
-    1 alone (hard ratio 0) and the full cascade (hard ratio 1) marked."""
+    """PNG of AP against latency: the router, the random router, the
+    oracle router, detector 1 alone (hard ratio 0) and the full cascade
+    (hard ratio 1) marked."""
     # an Agg-backed Figure of its own: the caller's pyplot backend and
     # figures are left alone
     from matplotlib.figure import Figure
@@ -146,6 +287,10 @@ def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
                 's--',
                 color='grey',
                 label='random split')
+        if f'oracle_{name}' in rows[0]:
+            ax.plot([r['oracle_latency_ms'] for r in rows],
+                    [r[f'oracle_{name}'] for r in rows],
+                    '^:', color='tab:green', label='oracle router')
         for row, label, marker in ((rows[0], 'detector 1 alone', '*'),
                                    (rows[-1], 'full cascade', 'P')):
             ax.plot(row['latency_ms'], row[name], marker, markersize=14,

@@ -138,9 +138,15 @@ def test_tradeoff_tool_writes_table_and_plot(tiny, tmp_path):
     assert {'latency_ms', 'bbox_mAP', 'random_bbox_mAP'} <= set(rows[0])
     res = json.loads((out / 'tradeoff.json').read_text())
     first, last = res['rows'][0], res['rows'][-1]
-    # hard ratio 0 and 1 are the same split for the router and at random
-    assert first['bbox_mAP'] == first['random_bbox_mAP']
-    assert last['bbox_mAP'] == last['random_bbox_mAP']
+    # hard ratio 0 and 1 are the same split for router, random and oracle
+    for row in (first, last):
+        assert row['bbox_mAP'] == row['random_bbox_mAP'] == \
+            row['oracle_bbox_mAP']
+        assert row['router_minus_random'] == row['ci_low'] == \
+            row['ci_high'] == 0.0
+        assert not row['significant']
+    assert {'oracle_bbox_mAP', 'oracle_gain_share', 'ci_low', 'ci_high',
+            'oracle_latency_ms'} <= set(res['rows'][1])
     assert first['latency_ms'] == pytest.approx(res['lat1_ms'])
     assert last['latency_ms'] == pytest.approx(res['lat2_ms'])
     png = (out / 'tradeoff.png').read_bytes()

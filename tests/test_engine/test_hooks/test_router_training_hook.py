@@ -173,7 +173,7 @@ def test_standalone_router_config_from_joint_checkpoint(
         # load_from starts at iteration 0, resume at the checkpoint's 1
         assert probe.phases == ['router'] * (1 if resume else 2)
         assert isinstance(runner.optim_wrapper.optimizer, torch.optim.AdamW)
-        assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 1e-3
+        assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 1e-4
 
 
 def test_running_median_mode(raccoon_coco, tmp_path):
