@@ -41,9 +41,9 @@ def collect_route_records(model, loader, metric,
     """Run every image on both routes.
 
     Returns:
-        dict: ``scores`` (n, ): the router logits, ``time_easy`` / ``time_hard`` (n, ) in ms,
-        ``easy`` / ``hard``: the ``CocoMetric`` result of each image on each
-        route.
+        dict: ``scores`` (n, ): the router logits; ``time_easy`` /
+        ``time_hard`` (n, ) in ms; ``easy`` / ``hard``: the ``CocoMetric``
+        result of each image on each route.
     """
     rec = dict(scores=[], time_easy=[], time_hard=[], easy=[], hard=[])
     bar = ProgressBar(len(loader.dataset)) if progress else None
