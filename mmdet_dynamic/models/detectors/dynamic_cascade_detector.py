@@ -37,6 +37,19 @@ def _sum_losses(losses: Dict) -> Tensor:
     return total
 
 
+def router_loss(phi: Tensor, l1: Tensor, l2: Tensor, delta: Tensor) -> Tensor:
+    """DynamicDet's router loss, averaged over the batch:
+    ``(1 - phi) (L1 - Delta / 2) + phi (L2 + Delta / 2)``.
+
+    Args:
+        phi (Tensor): Router scores (N, ).
+        l1, l2 (Tensor): Detached per-image losses of detector 1 and 2 (N, ).
+        delta (Tensor): Delta, a scalar (the median of L1 - L2).
+    """
+    delta = delta.to(phi.dtype)
+    return ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
+
+
 def wrapped_detector_cfg(cascade_cfg: ConfigType) -> dict:
     """The single detector a cascade config wraps (``detector``, with
     ``backbone`` put back when the config gives it at the top level): what
@@ -479,8 +492,7 @@ class DynamicCascadeDetector(BaseDetector):
                                     *self._valid_region(
                                         batch_inputs, batch_data_samples))
         phi = logits.sigmoid()
-        delta = self.delta.to(phi.dtype)
-        loss = ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
+        loss = router_loss(phi, l1, l2, self.delta)
         self.last_loss_diffs = (l1 - l2).detach()
         self.last_router_logits = logits.detach()
         hard = logits.detach().double() > self.logit_threshold()
