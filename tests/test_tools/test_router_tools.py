@@ -148,6 +148,8 @@ def test_tradeoff_tool_writes_table_and_plot(tiny, tmp_path):
     assert {'oracle_bbox_mAP', 'oracle_gain_share', 'ci_low', 'ci_high',
             'oracle_latency_ms'} <= set(res['rows'][1])
     assert first['latency_ms'] == pytest.approx(res['lat1_ms'])
+    gain = res['cascade_minus_detector1']
+    assert gain['ci_low'] <= gain['mean'] <= gain['ci_high']
     assert last['latency_ms'] == pytest.approx(res['lat2_ms'])
     png = (out / 'tradeoff.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
