@@ -19,9 +19,10 @@ Two references measure the router honestly:
   ``(AP_router - AP_random) / (AP_oracle - AP_random)``;
 
 and a **paired bootstrap** over images (95 %, seeded) gives the interval of
-router minus random on the mean per-image AP: each image counts with the
-route the router gives it and the routes the random splits give it, and
-the images are resampled with replacement. An interval that contains 0 is
+router minus random on the dataset AP itself: each resample draws images
+with replacement, the same draw for the router's split and the random
+splits, and COCO AP is pooled over the drawn images from COCOeval's
+per-image matches (:mod:`.coco_bootstrap`). An interval that contains 0 is
 a tie.
 """
 import csv
@@ -31,6 +32,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from .coco_bootstrap import (bootstrap_ap_difference, per_image_matches,
+                             pooled_ap)
 from .coco_eval import AP_KEYS, ap_names, coco_results, evaluate
 from .variable_speed import (DEFAULT_RATIOS, num_hard,
                              threshold_for_hard_ratio, timed_route)
@@ -63,26 +66,32 @@ def collect_route_records(model, loader, metric,
     return rec
 
 
-def per_image_ap(rec: Dict, metric, progress: bool = True) -> Dict:
-    """COCO AP of every image alone on each route (the metric's first AP
-    name, e.g. ``bbox_mAP``; an image without ground truth counts 0).
+def route_matches(rec: Dict, metric) -> Dict:
+    """COCOeval's per-image matches of every image on each route (see
+    :func:`~mmdet_dynamic.apis.coco_bootstrap.per_image_matches`), for the
+    metric's first task (``bbox``, or ``segm``).
+
+    Returns:
+        dict: ``easy`` and ``hard``, lists of n per-image records.
+    """
+    task = metric.metrics[0]
+    return {
+        route: per_image_matches(metric, rec[route], task)
+        for route in ('easy', 'hard')
+    }
+
+
+def per_image_ap(matches: Dict) -> Dict:
+    """COCO AP (IoU 0.50:0.95) of every image alone on each route (an
+    image without ground truth counts 0).
 
     Returns:
         dict: ``easy`` and ``hard``, arrays (n, ).
     """
-    name = ap_names(metric)[0]
-    out = {}
-    bar = ProgressBar(2 * len(rec['easy'])) if progress else None
-    for route in ('easy', 'hard'):
-        values = []
-        for result in rec[route]:
-            values.append(max(0.0, evaluate(metric, [result])[name]))
-            if bar is not None:
-                bar.update()
-        out[route] = np.asarray(values, dtype=np.float64)
-    if bar is not None:
-        print()
-    return out
+    return {
+        route: np.asarray([pooled_ap([m])['mAP'] for m in matches[route]])
+        for route in ('easy', 'hard')
+    }
 
 
 def oracle_order(ap_easy: np.ndarray, ap_hard: np.ndarray) -> np.ndarray:
@@ -92,7 +101,7 @@ def oracle_order(ap_easy: np.ndarray, ap_hard: np.ndarray) -> np.ndarray:
                       kind='stable')
 
 
-def paired_bootstrap(diffs: Sequence[float],
+def paired_bootstrap(diffs: Sequence[float],  # per-image statistics
                      num_samples: int = 10000,
                      level: float = 0.95,
                      seed: int = 0) -> Tuple[float, float, float]:
@@ -132,8 +141,9 @@ def tradeoff_table(rec: Dict,
                    random_seeds: int = 3,
                    keys: Sequence[str] = AP_KEYS,
                    progress: bool = True,
-                   image_ap: Dict = None,
-                   bootstrap_seed: int = 0) -> List[Dict]:
+                   matches: Dict = None,
+                   bootstrap_seed: int = 0,
+                   bootstrap_samples: int = 1000) -> List[Dict]:
     """One row per hard ratio: threshold, realised hard share, latency and
     AP for the router, AP (mean over ``random_seeds`` splits) for a random
     router of the same size, AP of the oracle router, the router's share of
@@ -141,14 +151,17 @@ def tradeoff_table(rec: Dict,
     router minus random (see the module docstring).
 
     Args:
-        image_ap (dict, optional): :func:`per_image_ap` of ``rec``;
+        matches (dict, optional): :func:`route_matches` of ``rec``;
             computed when not given.
+        bootstrap_seed (int): Seed of the paired bootstrap.
+        bootstrap_samples (int): Its number of resamples.
     """
     scores = rec['scores']
     n = len(scores)
     order = np.argsort(-scores, kind='stable')
-    if image_ap is None:
-        image_ap = per_image_ap(rec, metric, progress)
+    if matches is None:
+        matches = route_matches(rec, metric)
+    image_ap = per_image_ap(matches)
     oracle = oracle_order(image_ap['easy'], image_ap['hard'])
     names = ap_names(metric, keys)
     first = names[0]
@@ -166,13 +179,13 @@ def tradeoff_table(rec: Dict,
             latency_ms=latency)
         row.update({name: ap[name] for name in names})
         random_aps = {name: [] for name in names}
-        random_lat, random_image_ap = [], []
+        random_lat, random_matches = [], []
         for seed in range(random_seeds):
             rand = _top(np.random.default_rng(seed).permutation(n), m, n)
             results, lat = _pick(rec, rand)
             ap = evaluate(metric, results)
             random_lat.append(lat)
-            random_image_ap.append(_image_values(image_ap, rand))
+            random_matches.append(_split(matches, rand))
             for name in names:
                 random_aps[name].append(ap[name])
         row['random_latency_ms'] = float(np.mean(random_lat))
@@ -187,9 +200,11 @@ def tradeoff_table(rec: Dict,
         row['oracle_gain_share'] = float(
             (row[first] - row[f'random_{first}']) / span) if span > 0 \
             else float('nan')
-        diffs = _image_values(image_ap, hard) - np.mean(
-            random_image_ap, axis=0)
-        mean, lo, hi = paired_bootstrap(diffs, seed=bootstrap_seed)
+        mean, lo, hi = bootstrap_ap_difference(
+            _split(matches, hard), random_matches, bootstrap_samples,
+            seed=bootstrap_seed)
+        if m in (0, n):  # the same split on both sides
+            mean = lo = hi = 0.0
         row.update(
             router_minus_random=mean,
             ci_low=lo,
@@ -210,9 +225,10 @@ def _top(order: np.ndarray, m: int, n: int) -> np.ndarray:
     return mask
 
 
-def _image_values(image_ap: Dict, hard: np.ndarray) -> np.ndarray:
-    """Per-image AP of the route each image takes."""
-    return np.where(hard, image_ap['hard'], image_ap['easy'])
+def _split(matches: Dict, hard: np.ndarray) -> List:
+    """Per-image matches of the route each image takes."""
+    return [h if is_hard else e
+            for e, h, is_hard in zip(matches['easy'], matches['hard'], hard)]
 
 
 def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:
@@ -222,7 +238,7 @@ def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:
         f'{n} router' for n in metric_names
     ] + [f'{n} random' for n in metric_names] + [
         f'{first} oracle', 'share of oracle gain',
-        'router - random (per-image AP, 95 % CI)'
+        f'router - random ({first}, 95 % CI)'
     ]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
@@ -250,9 +266,9 @@ def reading(rows: List[Dict], ratio: float = 0.5) -> str:
                if row['ci_high'] < 0 else
                'router and random split tie (the interval contains 0)')
     share = row['oracle_gain_share']
-    return (f"at {row['hard_ratio']:.0%} hard: router minus random on the "
-            f"mean per-image AP {row['router_minus_random']:+.4f}, 95 % "
-            f"bootstrap interval [{row['ci_low']:+.4f}, "
+    return (f"at {row['hard_ratio']:.0%} hard: router minus random "
+            f"{row['router_minus_random']:+.4f} AP, 95 % paired bootstrap "
+            f"interval over images [{row['ci_low']:+.4f}, "
             f"{row['ci_high']:+.4f}]: {verdict}; share of the oracle's gain "
             f"over random: "
             f"{'-' if np.isnan(share) else f'{share:.2f}'}")

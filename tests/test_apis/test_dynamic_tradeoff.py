@@ -43,3 +43,42 @@ def test_reading_says_tie_or_win():
     assert 'random split beats' in reading(
         [dict(base, router_minus_random=-0.02, ci_low=-0.03,
               ci_high=-0.01)])
+
+
+def _image(scores, matched, num_gt):
+    """Per-image matches as COCOeval gives them: the same match at all 10
+    IoU thresholds."""
+    scores = np.asarray(scores, dtype=np.float64)
+    m = np.tile(np.asarray(matched, dtype=bool), (10, 1))
+    return dict(scores=scores, matched=m, ignored=np.zeros_like(m),
+                num_gt=num_gt)
+
+
+def test_pooled_ap_known_cases():
+    from mmdet_dynamic.apis.coco_bootstrap import pooled_ap
+    hit = _image([0.9], [True], 1)
+    miss = _image([0.8], [False], 1)
+    assert pooled_ap([hit]) == pytest.approx(dict(mAP=1.0, mAP_50=1.0))
+    assert pooled_ap([miss])['mAP'] == 0.0
+    # TP at 0.9 then FP at 0.8, 2 ground truths: precision 1 up to recall
+    # 0.5, so 51 of the 101 recall points
+    assert pooled_ap([hit, miss])['mAP'] == pytest.approx(51 / 101)
+    # an image drawn twice counts twice (what a bootstrap resample needs):
+    # 3 ground truths, precision 1 up to recall 2/3, 67 recall points
+    assert pooled_ap([hit, hit, miss])['mAP'] == pytest.approx(67 / 101)
+    assert pooled_ap([None, hit]) == pooled_ap([hit])
+    assert pooled_ap([]) == dict(mAP=0.0, mAP_50=0.0)
+
+
+def test_bootstrap_ap_difference_known_cases():
+    from mmdet_dynamic.apis.coco_bootstrap import bootstrap_ap_difference
+    hit = _image([0.9], [True], 1)
+    miss = _image([0.8], [False], 1)
+    # the same split on both sides: every resample differs by 0
+    assert bootstrap_ap_difference([hit, miss] * 5, [[hit, miss] * 5],
+                                   num_samples=50) == (0.0, 0.0, 0.0)
+    # better on every image: the whole interval is above 0
+    diff, lo, hi = bootstrap_ap_difference([hit] * 10, [[miss] * 10],
+                                           num_samples=50)
+    assert diff == pytest.approx(1.0) and lo == pytest.approx(1.0)
+    assert hi == pytest.approx(1.0)

@@ -219,3 +219,27 @@ def test_tools_refuse_a_checkpoint_that_fits_no_key(tool, tiny, tmp_path,
         'router.fc2.bias' in capsys.readouterr().err
     assert _tool(tool)(args + ['--allow-partial']) == 0
     assert out.exists()
+
+
+def test_pooled_ap_equals_coco_metric(tiny, raccoon_coco):
+    """The bootstrap's AP pooling reproduces mmdet's CocoMetric on the
+    plain image set (it rounds to 3 decimals)."""
+    from mmdet_dynamic.apis.coco_bootstrap import (per_image_matches,
+                                                   pooled_ap)
+    from mmdet_dynamic.apis.coco_eval import build_coco_metric, evaluate
+    from mmdet_dynamic.apis.dynamic_tradeoff import collect_route_records
+    from mmdet_dynamic.apis.variable_speed import (build_eval_loader,
+                                                   load_cascade)
+    model, cfg = load_cascade(tiny['config'], tiny['ckpt'])
+    loader = build_eval_loader(cfg, 'val')
+    metric = build_coco_metric(cfg, 'val', loader.dataset.metainfo)
+    rec = collect_route_records(model, loader, metric, progress=False)
+    # CocoMetric scores every image of its annotation file; the fixture
+    # runs 4 of them, so let it score those 4, as the bootstrap does
+    metric.img_ids = [pred['img_id'] for _, pred in rec['easy']]
+    for route in ('easy', 'hard'):
+        ours = pooled_ap(per_image_matches(metric, rec[route]))
+        theirs = evaluate(metric, rec[route])
+        assert ours['mAP'] == pytest.approx(theirs['bbox_mAP'], abs=5e-4)
+        assert ours['mAP_50'] == pytest.approx(theirs['bbox_mAP_50'],
+                                               abs=5e-4)
