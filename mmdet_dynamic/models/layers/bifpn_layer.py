@@ -13,11 +13,38 @@ from mmdet.utils import ConfigType, OptMultiConfig
 from .weighted_fusion import WeightedFusion
 
 
-def resize_to(x: Tensor, size, pool: bool) -> Tensor:
-    """Bring ``x`` to spatial ``size``: 3x3/s2 max-pool going down (then
-    nearest resize if an odd size leaves it off by one), nearest going up."""
+POOL_MODES = ('same', 'torch')
+
+
+def max_pool_3x3_s2(x: Tensor, mode: str = 'same') -> Tensor:
+    """3x3 stride-2 max-pool, (N, C, H, W) -> (N, C, ceil(H/2), ceil(W/2)).
+
+    ``'same'``: TensorFlow's SAME alignment, as EfficientDet and mmdet's
+    ``projects/EfficientDet`` pool: the total zero padding
+    ``(ceil(H/2) - 1) * 2 + 3 - H`` is split with the larger half at the
+    bottom/right (an even size is padded at the bottom/right only), so
+    window i covers rows ``2i .. 2i+2``.
+    ``'torch'``: ``F.max_pool2d(k=3, s=2, padding=1)``, windows one pixel
+    up/left (rows ``2i-1 .. 2i+1``).
+    """
+    if mode == 'torch':
+        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+    if mode != 'same':
+        raise ValueError(f'pool must be one of {POOL_MODES}, got {mode!r}')
+    h, w = x.shape[-2:]
+    pad_h = max((-(-h // 2) - 1) * 2 + 3 - h, 0)
+    pad_w = max((-(-w // 2) - 1) * 2 + 3 - w, 0)
+    x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2,
+                  pad_h - pad_h // 2])
+    return F.max_pool2d(x, kernel_size=3, stride=2)
+
+
+def resize_to(x: Tensor, size, pool: bool, mode: str = 'same') -> Tensor:
+    """Bring ``x`` to spatial ``size``: 3x3/s2 max-pool going down
+    (:func:`max_pool_3x3_s2` in ``mode``; then nearest resize if an odd size
+    leaves it off by one), nearest going up."""
     if pool:
-        x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        x = max_pool_3x3_s2(x, mode)
     if x.shape[-2:] != size:
         x = F.interpolate(x, size=size, mode='nearest')
     return x
@@ -43,6 +70,10 @@ class BiFPNLayer(BaseModule):
         eps (float): Fast-fusion epsilon.
         norm_cfg (dict): Norm after the pointwise conv.
         act_cfg (dict): Activation before the separable conv.
+        pool (str): Down-sampling max-pool alignment, ``'same'``
+            (TensorFlow SAME, the official EfficientDet's; default) or
+            ``'torch'`` (padding 1 on every side). See
+            :func:`max_pool_3x3_s2`.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -54,11 +85,16 @@ class BiFPNLayer(BaseModule):
                  norm_cfg: ConfigType = dict(
                      type='BN', momentum=0.01, eps=1e-3),
                  act_cfg: ConfigType = dict(type='Swish'),
+                 pool: str = 'same',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_levels < 2:
             raise ValueError(f'BiFPN needs >= 2 levels, got {num_levels}')
+        if pool not in POOL_MODES:
+            raise ValueError(f'pool must be one of {POOL_MODES}, got '
+                             f'{pool!r}')
         self.num_levels = num_levels
+        self.pool = pool
 
         def node(num_inputs: int) -> nn.ModuleDict:
             return nn.ModuleDict(
@@ -99,7 +135,8 @@ class BiFPNLayer(BaseModule):
             td[i] = self._run_node(self.td_nodes[i], [inputs[i], up])
         outs = [td[0]]
         for i in range(1, n):
-            down = resize_to(outs[-1], inputs[i].shape[-2:], pool=True)
+            down = resize_to(outs[-1], inputs[i].shape[-2:], pool=True,
+                             mode=self.pool)
             edges = [inputs[i], td[i], down] if i < n - 1 else [
                 inputs[i], down
             ]

@@ -3,14 +3,13 @@
 from typing import List, Optional, Tuple
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ..layers.bifpn_layer import BiFPNLayer
+from ..layers.bifpn_layer import POOL_MODES, BiFPNLayer, max_pool_3x3_s2
 from ..layers.neck_inputs import check_neck_inputs
 
 
@@ -42,13 +41,20 @@ class BiFPN(BaseModule):
             preset's repeats when given.
         arch (str, optional): Preset ``'D0'`` .. ``'D7'`` giving the width
             and repeats not set explicitly. Defaults to ``'D0'``.
-        fusion (str): ``'fast'`` (normalised, default), ``'softmax'`` or
-            ``'sum'``.
+        fusion (str, optional): ``'fast'`` (normalised), ``'softmax'`` or
+            ``'sum'``. Defaults to the official choice: ``'sum'`` for D6/D7
+            (for stability), ``'fast'`` otherwise.
         eps (float): Fast-fusion epsilon. Defaults to 1e-4.
         norm_cfg (dict): Norm config. Defaults to BN (momentum 0.01,
             eps 1e-3) as in EfficientDet.
         act_cfg (dict): Activation before each separable conv. Defaults to
             Swish.
+        pool (str): Alignment of every down-sampling 3x3/s2 max-pool (P6,
+            P7 and the bottom-up path): ``'same'``, TensorFlow's SAME as the
+            official EfficientDet and mmdet's ``projects/EfficientDet``
+            (default); ``'torch'``, ``F.max_pool2d(padding=1)``, whose
+            windows sit one pixel up/left (this package's BiFPN before;
+            outputs on P6/P7 differ, the weights are the same).
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -71,6 +77,8 @@ class BiFPN(BaseModule):
         'D6': (384, 8),
         'D7': (384, 8),
     }
+    # the official D6/D7 use plain sum fusion, for training stability
+    sum_fusion_archs = ('D6', 'D7')
 
     def __init__(self,
                  in_channels: List[int],
@@ -79,11 +87,12 @@ class BiFPN(BaseModule):
                  start_level: int = 0,
                  num_repeats: Optional[int] = None,
                  arch: Optional[str] = None,
-                 fusion: str = 'fast',
+                 fusion: Optional[str] = None,
                  eps: float = 1e-4,
                  norm_cfg: ConfigType = dict(
                      type='BN', momentum=0.01, eps=1e-3),
                  act_cfg: ConfigType = dict(type='Swish'),
+                 pool: str = 'same',
                  init_cfg: OptMultiConfig = dict(
                      type='Xavier', layer='Conv2d',
                      distribution='uniform')) -> None:
@@ -93,6 +102,13 @@ class BiFPN(BaseModule):
             raise ValueError(f'Unknown BiFPN arch {arch!r}; valid: '
                              f'{list(self.arch_settings)}')
         width, repeats = self.arch_settings[arch]
+        if fusion is None:
+            fusion = 'sum' if arch in self.sum_fusion_archs else 'fast'
+        if pool not in POOL_MODES:
+            raise ValueError(f'pool must be one of {POOL_MODES}, got '
+                             f'{pool!r}')
+        self.fusion = fusion
+        self.pool = pool
         out_channels = width if out_channels is None else out_channels
         num_repeats = repeats if num_repeats is None else num_repeats
         if not 0 <= start_level < len(in_channels):
@@ -128,7 +144,8 @@ class BiFPN(BaseModule):
             fusion=fusion,
             eps=eps,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg) for _ in range(num_repeats)))
+            act_cfg=act_cfg,
+            pool=pool) for _ in range(num_repeats)))
 
     def forward(self, inputs: Tuple[Tensor]) -> Tuple[Tensor]:
         """Args: inputs: backbone maps (N, in_channels[i], H_i, W_i).
@@ -145,7 +162,7 @@ class BiFPN(BaseModule):
         if self.num_extra:
             x = self.extra_proj(inputs[-1])
             for _ in range(self.num_extra):
-                x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+                x = max_pool_3x3_s2(x, self.pool)
                 feats.append(x)
         for layer in self.layers:
             feats = layer(feats)

@@ -94,3 +94,34 @@ def test_works_on_every_backbone(backbone):
         outs = neck(feats)
     assert [tuple(o.shape[-2:]) for o in outs] == [
         (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
+
+
+def test_same_pooling_alignment_on_a_hand_made_map():
+    """TF-SAME 3x3/s2 windows start at rows/cols 0, 2 (zero padding at the
+    bottom/right of an even map); torch's padding=1 windows one pixel
+    earlier."""
+    from mmdet_dynamic.models.layers.bifpn_layer import max_pool_3x3_s2
+    x = torch.arange(16.).reshape(1, 1, 4, 4)
+    same = max_pool_3x3_s2(x, 'same')[0, 0]
+    torch_ = max_pool_3x3_s2(x, 'torch')[0, 0]
+    # SAME: window (0, 0) covers rows/cols 0-2 -> x[2, 2] = 10; window
+    # (0, 1) covers cols 2-3 (+ pad) -> x[2, 3] = 11; ...
+    assert same.tolist() == [[10., 11.], [14., 15.]]
+    assert torch_.tolist() == [[5., 7.], [13., 15.]]
+    # odd size: one pixel of padding on each side, ceil(5 / 2) = 3 outputs
+    y = torch.arange(25.).reshape(1, 1, 5, 5)
+    assert max_pool_3x3_s2(y, 'same').shape[-2:] == (3, 3)
+    assert max_pool_3x3_s2(y, 'same')[0, 0, 0, 0] == 6.  # rows/cols -1..1
+    with pytest.raises(ValueError, match='pool must be one of'):
+        max_pool_3x3_s2(x, 'avg')
+
+
+def test_d6_d7_default_to_sum_fusion_and_same_pooling():
+    from mmdet_dynamic.models.necks import BiFPN
+    d0 = BiFPN([40, 112, 320], arch='D0')
+    d6 = BiFPN([40, 112, 320], arch='D6', num_repeats=1)
+    assert d0.fusion == 'fast' and d6.fusion == 'sum'
+    assert d0.pool == d6.pool == 'same'
+    assert all(layer.pool == 'same' for layer in d0.layers)
+    assert BiFPN([40, 112, 320], arch='D7', fusion='fast',
+                 num_repeats=1).fusion == 'fast'
