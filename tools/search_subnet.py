@@ -7,8 +7,11 @@
         --mutation-prob 0.1 --crossovers 20 --generations 20] \\
         [--val-ratio 0.2 --recal-images 200] [--resume]
 
-Every candidate path satisfies the constraint (backbone FLOPs in millions
-at INPUT_SIZE x INPUT_SIZE by mmengine's counter, or params in millions);
+Every candidate path satisfies the constraint: backbone FLOPs in millions
+at INPUT_SIZE x INPUT_SIZE (``--flops-counter conv``, the default: the
+multiply-adds of the backbone body's Conv2d layers, as the official DetNAS
+search counts its 300M budget; ``mmengine``: mmengine's FlopAnalyzer, which
+also counts BN and other ops), or params in millions;
 before it is scored, BN statistics are recalibrated on training images; its
 score is bbox mAP (mmdet's CocoMetric) on a held-out split of the training
 set, never the test set. The state is saved after every generation
@@ -36,6 +39,12 @@ def parse_args(argv=None):
                    default='flops', help='what --max-value limits')
     p.add_argument('--max-value', type=float, default=300.0,
                    help='limit in millions of FLOPs or params (default 300)')
+    p.add_argument('--flops-counter', choices=['conv', 'mmengine'],
+                   default='conv',
+                   help='conv (default): multiply-adds of the Conv2d layers '
+                   'of the backbone body, as the official DetNAS search '
+                   'counts its 300M budget; mmengine: FlopAnalyzer, which '
+                   'also counts BN and other ops')
     p.add_argument('--input-size', type=int, default=224,
                    help='square input side for FLOPs (default 224)')
     p.add_argument('--population', type=int, default=50)
@@ -112,6 +121,7 @@ def search_settings(args) -> dict:
         constraint=args.constraint,
         max_value=args.max_value,
         input_size=args.input_size,
+        flops_counter=args.flops_counter,
         val_ratio=args.val_ratio,
         recal_images=args.recal_images,
         seed=args.seed)
@@ -143,7 +153,7 @@ def main(argv=None) -> int:
         space = backbone.get('search_space', 'small')
         unit = 'MFLOPs' if args.constraint == 'flops' else 'M params'
         fixed, table = block_cost_table(space, args.constraint,
-                                        args.input_size)
+                                        args.input_size, args.flops_counter)
         smallest = fixed + table.min(axis=1).sum()
         if smallest > args.max_value:
             raise ValueError(

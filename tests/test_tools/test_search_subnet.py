@@ -178,3 +178,18 @@ def test_search_refuses_a_checkpoint_that_does_not_fit(supernet, tmp_path,
     assert 'does not fit' in err and 'unexpected key(s)' in err
     assert 'backbone.nothing' in err and '--allow-partial' in err
     assert not (tmp_path / 'out').exists()
+
+
+def test_official_flops_counter_gives_288m_for_the_300m_arch():
+    """DetNAS counts its 300M budget as the Conv2d multiply-adds of the
+    backbone body at 224 px: the searched 300M architecture is 288M there
+    (296.9M on mmengine's counter, which adds BN and other ops)."""
+    from mmdet_dynamic.models.backbones import (ShuffleNetV2Supernet,
+                                                parse_arch)
+    arch = parse_arch(ShuffleNetV2Supernet.DETNAS_300M, 20)
+    fixed, table = block_cost_table('small', 'flops', 224)  # conv: default
+    assert arch_cost(arch, fixed, table) == pytest.approx(288.08, abs=0.01)
+    fixed, table = block_cost_table('small', 'flops', 224, 'mmengine')
+    assert arch_cost(arch, fixed, table) == pytest.approx(296.91, abs=0.01)
+    with pytest.raises(ValueError, match='counter must be one of'):
+        block_cost_table('small', 'flops', 224, 'thop')
