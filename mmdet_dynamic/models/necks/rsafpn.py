@@ -1,6 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """RSAFPN neck (RSANet)."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,6 +14,9 @@ from ..layers.neck_inputs import check_neck_inputs
 from ..layers.rsam import RSAM
 
 
+CHANNEL_PLANS = ('uniform', 'paper')
+
+
 @MODELS.register_module()
 class RSAFPN(BaseModule):
     """RSANet's feature pyramid: :class:`RSAM` blocks assembled top-down.
@@ -24,13 +27,27 @@ class RSAFPN(BaseModule):
     max-pools of the last output (``add_extra_convs=False``) or 3x3/s2 convs
     on the last output (``add_extra_convs=True``).
 
+    Channel plans (``channel_plan``):
+
+    * ``'uniform'`` (default): every output level has ``out_channels``, so
+      each RSAM halves a high-level map of ``out_channels`` whatever the
+      low level's width. This package's RSANet config fits its widths this
+      way to the paper's model size (see the README).
+    * ``'paper'``: the paper's premise, the high-level map has twice the
+      low-level map's channels at each RSAM, whose pointwise conv halves it
+      to the low level's width: level i keeps the backbone's width
+      ``in_channels[i]`` (which must double level by level);
+      ``out_channels`` is then the list of those widths.
+
     Args:
         in_channels (list[int]): Channels of each backbone level given.
-        out_channels (int): Width of every output level.
+        out_channels (int, optional): Width of every output level
+            (``'uniform'``); ignored by ``'paper'``.
         num_outs (int): Number of output levels.
         start_level (int): First backbone level used. Defaults to 0.
         add_extra_convs (bool): Extra levels by stride-2 convs instead of
             max-pool. Defaults to False.
+        channel_plan (str): ``'uniform'`` or ``'paper'`` (see above).
         norm_cfg (dict): Norm config. Defaults to BN.
         act_cfg (dict): Activation config. Defaults to ReLU.
         init_cfg (dict, optional): Initialisation config.
@@ -46,10 +63,11 @@ class RSAFPN(BaseModule):
 
     def __init__(self,
                  in_channels: List[int],
-                 out_channels: int,
+                 out_channels: Optional[int],
                  num_outs: int,
                  start_level: int = 0,
                  add_extra_convs: bool = False,
+                 channel_plan: str = 'uniform',
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  init_cfg: OptMultiConfig = dict(
@@ -63,22 +81,43 @@ class RSAFPN(BaseModule):
             raise ValueError(
                 f'num_outs={num_outs} must be >= the {len(used)} input '
                 f'levels used (in_channels[{start_level}:])')
+        if channel_plan not in CHANNEL_PLANS:
+            raise ValueError(f'channel_plan must be one of {CHANNEL_PLANS}, '
+                             f'got {channel_plan!r}')
+        if channel_plan == 'paper':
+            bad = [(low, high) for low, high in zip(used, used[1:])
+                   if high != 2 * low]
+            if bad:
+                raise ValueError(
+                    "channel_plan='paper' needs every used backbone level to "
+                    'have twice the channels of the level below (so that '
+                    f"RSAM's halving matches), got {used}; use "
+                    "channel_plan='uniform' with an out_channels")
+            widths = used
+        else:
+            if out_channels is None:
+                raise ValueError("channel_plan='uniform' needs out_channels")
+            widths = [out_channels] * len(used)
+        self.channel_plan = channel_plan
         self.in_channels = list(in_channels)
-        self.out_channels = out_channels
+        # per used level, finest first; extra levels keep the last width
+        self.level_channels = widths + [widths[-1]] * (num_outs - len(used))
+        self.out_channels = out_channels if channel_plan == 'uniform' \
+            else self.level_channels
         self.num_outs = num_outs
         self.start_level = start_level
         self.add_extra_convs = add_extra_convs
         conv = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
 
-        self.top_conv = ConvModule(used[-1], out_channels, 1, **conv)
+        self.top_conv = ConvModule(used[-1], widths[-1], 1, **conv)
         # rsams[i] fuses into used level i (the top level has none)
         self.rsams = nn.ModuleList(
-            RSAM(out_channels, c, out_channels, norm_cfg, act_cfg)
-            for c in used[:-1])
+            RSAM(widths[i + 1], c, widths[i], norm_cfg, act_cfg)
+            for i, c in enumerate(used[:-1]))
         num_extra = num_outs - len(used)
         self.extra_convs = nn.ModuleList(
             ConvModule(
-                out_channels, out_channels, 3, stride=2, padding=1, **conv)
+                widths[-1], widths[-1], 3, stride=2, padding=1, **conv)
             for _ in range(num_extra if add_extra_convs else 0))
         self.num_extra = num_extra
 

@@ -65,3 +65,25 @@ def test_bad_arguments():
         RSAFPN([64, 128, 256], 48, 2)
     with pytest.raises(ValueError, match='start_level'):
         RSAFPN([64, 128, 256], 48, 3, start_level=3)
+
+
+def test_paper_channel_plan_halves_a_doubled_high_level():
+    """channel_plan='paper': each RSAM takes a high-level map with twice
+    the low level's channels and halves it; the levels keep the
+    backbone's widths. Widths that do not double are refused."""
+    neck = RSAFPN([64, 128, 256], None, num_outs=4,
+                  channel_plan='paper').eval()
+    assert neck.out_channels == [64, 128, 256, 256]
+    for rsam, low in zip(neck.rsams, (64, 128)):
+        assert rsam.high_reduce.conv.in_channels == 2 * low
+        assert rsam.high_reduce.conv.out_channels == low
+    feats = [torch.rand(1, c, s, s)
+             for c, s in zip([64, 128, 256], [32, 16, 8])]
+    with torch.no_grad():
+        outs = neck(feats)
+    assert [tuple(o.shape[1:]) for o in outs] == [
+        (64, 32, 32), (128, 16, 16), (256, 8, 8), (256, 4, 4)]
+    with pytest.raises(ValueError, match='twice the channels.*192, 256'):
+        RSAFPN([192, 256, 352], None, 3, channel_plan='paper')
+    with pytest.raises(ValueError, match='needs out_channels'):
+        RSAFPN([64, 128, 256], None, 3)
