@@ -113,18 +113,14 @@ def search_settings(args) -> dict:
     """What a resumed search must share with the saved one: the
     constraint, budget, input size, data split, seed, config and
     checkpoint (by content)."""
+    names = ('constraint', 'max_value', 'input_size', 'flops_counter',
+             'val_ratio', 'recal_images', 'seed')
     return dict(
         config=osp.abspath(args.config),
         config_sha256=file_sha256(args.config),
         checkpoint=osp.abspath(args.checkpoint),
         checkpoint_sha256=file_sha256(args.checkpoint),
-        constraint=args.constraint,
-        max_value=args.max_value,
-        input_size=args.input_size,
-        flops_counter=args.flops_counter,
-        val_ratio=args.val_ratio,
-        recal_images=args.recal_images,
-        seed=args.seed)
+        **{name: getattr(args, name) for name in names})
 
 
 def main(argv=None) -> int:
