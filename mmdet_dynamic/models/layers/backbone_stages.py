@@ -42,8 +42,9 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, \
 import torch.nn as nn
 from torch import Tensor
 
-from mmdet.models.backbones import (CSPDarknet, RegNet, Res2Net, ResNeSt,
-                                    ResNet, ResNetV1d, ResNeXt)
+from mmdet.models.backbones import (CSPDarknet, EfficientNet, RegNet,
+                                    Res2Net, ResNeSt, ResNet, ResNetV1d,
+                                    ResNeXt)
 
 
 class BackboneStage(NamedTuple):
@@ -266,4 +267,18 @@ def _cspdarknet(backbone: CSPDarknet):
         stages.append(
             BackboneStage(stage, stage[-1].final_conv.out_channels,
                           2**(k + 1)))
+    return stages, list(backbone.out_indices)
+
+
+@register_backbone_stages(EfficientNet)
+def _efficientnet(backbone: EfficientNet):
+    """EfficientNet: ``layers[0]`` the stem conv, then one layer per block
+    group. A layer's output width is its last conv's (the projection
+    conv), its stride the product of its convs' strides."""
+    stages, stride = [], 1
+    for layer in backbone.layers:
+        convs = [m for m in layer.modules() if isinstance(m, nn.Conv2d)]
+        for conv in convs:
+            stride *= conv.stride[0]
+        stages.append(BackboneStage(layer, convs[-1].out_channels, stride))
     return stages, list(backbone.out_indices)

@@ -480,6 +480,8 @@ def test_coco_configs_build_from_scratch(name, detector, shared):
     dict(type='ResNeSt', depth=50, init_cfg=None),
     dict(type='RegNet', arch='regnetx_400mf', out_indices=(1, 2, 3),
          init_cfg=None),
+    dict(type='EfficientNet', arch='b0', out_indices=(3, 4, 5),
+         init_cfg=None),
     dict(type='LCNet', channels=(16, 32, 64, 96, 128)),
     dict(type='ShuffleNetV2Supernet', search_space='small'),
     dict(type='EELAN', arch='tiny', widen_factor=0.25),
