@@ -27,6 +27,8 @@ import torch
 from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
+from ..models.layers.adaptive_router import logit_of, sigmoid_of
+
 DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(11))
 
 
@@ -72,16 +74,6 @@ def num_hard(num_images: int, k: float) -> int:
     return min(num_images, int(math.floor(k * num_images + 1e-9)))
 
 
-def logit_of(tau: float) -> float:
-    """``logit(tau)`` in float64: -inf for 0, +inf for 1 (the model's
-    ``logit_threshold``)."""
-    if tau <= 0.0:
-        return -math.inf
-    if tau >= 1.0:
-        return math.inf
-    return math.log(tau) - math.log1p(-tau)
-
-
 def threshold_for_hard_ratio(logits: Sequence[float], k: float) -> float:
     """Threshold tau such that at most ``floor(k * n)`` images are hard.
 
@@ -111,7 +103,7 @@ def threshold_for_hard_ratio(logits: Sequence[float], k: float) -> float:
     if m == s.size:
         return 0.0
     edge = float(s[s.size - m - 1])  # the largest logit that stays easy
-    tau = 1.0 / (1.0 + math.exp(-edge)) if edge > -700 else 0.0
+    tau = sigmoid_of(edge)
     # round up until logit(tau) >= edge: that image, and every tie with
     # it, stays easy under the model's strict `logit > logit(tau)`
     while 0.0 < tau < 1.0 and logit_of(tau) < edge:

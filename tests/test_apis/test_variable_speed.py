@@ -47,7 +47,7 @@ def _sigmoid(x):
     ])
 def test_threshold_for_hard_ratio_exact(k, edge, hard):
     """SCORES are router logits; tau is phi at the last easy logit."""
-    from mmdet_dynamic.apis.variable_speed import logit_of
+    from mmdet_dynamic.models.layers import logit_of
     got = threshold_for_hard_ratio(SCORES, k)
     assert got == pytest.approx(_sigmoid(edge), rel=1e-12)
     assert logit_of(got) >= edge
@@ -61,7 +61,7 @@ def test_threshold_separates_saturated_scores_by_their_logits():
     and the model's rule routes exactly those."""
     import math
 
-    from mmdet_dynamic.apis.variable_speed import logit_of
+    from mmdet_dynamic.models.layers import logit_of
     from mmdet_dynamic.models.detectors import DynamicCascadeDetector
     logits = [20.0, 25.0, 30.0, 18.0, -3.0]
     assert torch.tensor(logits).sigmoid()[:4].eq(1.0).all()

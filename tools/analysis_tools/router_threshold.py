@@ -74,8 +74,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmdet_dynamic.apis.variable_speed import (
         build_eval_loader, collect_scores, expected_latency,
-        hard_ratio_for_latency, load_cascade, logit_of,
-        measure_route_latencies, quantile_grid, threshold_for_hard_ratio)
+        hard_ratio_for_latency, load_cascade, measure_route_latencies,
+        quantile_grid, threshold_for_hard_ratio)
+    from mmdet_dynamic.models.layers import logit_of
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', name)
     try:

@@ -89,12 +89,11 @@ def heads_predict(detector: BaseDetector, x: Tuple[Tensor, ...],
                   samples: SampleList, rescale: bool) -> SampleList:
     """``detector.predict`` on neck features ``x``: writes
     ``pred_instances`` into ``samples`` and returns them."""
-    if not isinstance(detector, TwoStageDetector):
+    if isinstance(detector, TwoStageDetector):
+        results = detector.roi_head.predict(
+            x, _proposals(detector, x, samples), samples, rescale=rescale)
+    else:
         results = detector.bbox_head.predict(x, samples, rescale=rescale)
-        return detector.add_pred_to_datasample(samples, results)
-    proposals = _proposals(detector, x, samples)
-    results = detector.roi_head.predict(x, proposals, samples,
-                                        rescale=rescale)
     return detector.add_pred_to_datasample(samples, results)
 
 

@@ -2,7 +2,6 @@
 """DynamicDet's dynamic architecture as an mmdet detector."""
 import copy
 import logging
-import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -14,7 +13,7 @@ from mmdet.models.detectors import BaseDetector, TwoStageDetector
 from mmdet_dynamic.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from ..layers.adaptive_router import AdaptiveRouter
+from ..layers.adaptive_router import AdaptiveRouter, logit_of, sigmoid_of
 from ..layers.composite_connection import CompositeConnection
 from ..layers.backbone_stages import backbone_stages, forward_stages
 from .detector_heads import (check_wrappable, heads_forward, heads_loss,
@@ -488,14 +487,12 @@ class DynamicCascadeDetector(BaseDetector):
 
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
                                        feats1, out1)
-        logits = self.router.logits([f.detach() for f in out1],
-                                    *self._valid_region(
-                                        batch_inputs, batch_data_samples))
+        logits, hard = self.route([f.detach() for f in out1], batch_inputs,
+                                  batch_data_samples)
         phi = logits.sigmoid()
         loss = router_loss(phi, l1, l2, self.delta)
         self.last_loss_diffs = (l1 - l2).detach()
         self.last_router_logits = logits.detach()
-        hard = logits.detach().double() > self.logit_threshold()
         return dict(
             loss_router=loss,
             router_score=phi.detach().mean(),
@@ -532,12 +529,7 @@ class DynamicCascadeDetector(BaseDetector):
     def logit_threshold(self) -> float:
         """``logit(threshold)`` in float64: -inf for 0 (every image hard),
         +inf for 1 (every image easy)."""
-        tau = self.test_cfg['threshold']
-        if tau <= 0.0:
-            return -math.inf
-        if tau >= 1.0:
-            return math.inf
-        return math.log(tau) - math.log1p(-tau)
+        return logit_of(self.test_cfg['threshold'])
 
     def _own_pad_groups(self, inputs: Tensor,
                         samples: SampleList) -> List[Tuple[Tensor, tuple]]:
@@ -620,8 +612,7 @@ class DynamicCascadeDetector(BaseDetector):
                                           logits.tolist(), hard.tolist()):
             sample.set_metainfo(
                 dict(
-                    difficulty_score=1.0 / (1.0 + math.exp(-logit))
-                    if logit > -700 else 0.0,
+                    difficulty_score=sigmoid_of(logit),
                     difficulty_logit=logit,
                     route='hard' if is_hard else 'easy'))
         easy_idx = (~hard).nonzero().flatten()

@@ -1,6 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Shared building blocks of mmdet_dynamic's models."""
-from .adaptive_router import AdaptiveRouter
+from .adaptive_router import AdaptiveRouter, logit_of, sigmoid_of
 from .backbone_stages import (BackboneStage, BackboneStages, backbone_stages,
                               forward_stages, register_backbone_stages,
                               supported_backbones)
@@ -17,7 +17,8 @@ from .weighted_fusion import WeightedFusion
 from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
-    'AdaptiveRouter', 'BackboneStage', 'BackboneStages', 'backbone_stages',
+    'AdaptiveRouter', 'logit_of', 'sigmoid_of', 'BackboneStage',
+    'BackboneStages', 'backbone_stages',
     'forward_stages', 'register_backbone_stages', 'supported_backbones',
     'CompositeConnection', 'BiFPNLayer', 'CCM', 'DSM',
     'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv', 'RepConvN', 'DownC',

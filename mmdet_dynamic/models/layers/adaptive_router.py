@@ -13,6 +13,22 @@ from mmdet_dynamic.registry import MODELS
 from mmdet.utils import OptMultiConfig
 
 
+def logit_of(phi: float) -> float:
+    """``logit(phi)`` in float64: -inf for 0, +inf for 1. A routing
+    threshold tau on phi is applied as ``logit > logit_of(tau)``."""
+    if phi <= 0.0:
+        return -math.inf
+    if phi >= 1.0:
+        return math.inf
+    return math.log(phi) - math.log1p(-phi)
+
+
+def sigmoid_of(logit: float) -> float:
+    """``sigmoid(logit)`` in float64 (0 below a logit of -700, where
+    ``exp`` would overflow)."""
+    return 1.0 / (1.0 + math.exp(-logit)) if logit > -700 else 0.0
+
+
 @MODELS.register_module()
 class AdaptiveRouter(BaseModule):
     """Difficulty score of each image from backbone-1 features.

@@ -94,20 +94,18 @@ class BackboneStages(NamedTuple):
     @property
     def fusion_channels(self) -> List[int]:
         """Channels at the fusion point of stages 1..n."""
-        return [
-            s.channels if s.fusion_channels is None else s.fusion_channels
-            for s in self._with_defaults()[1:]
-        ]
+        return [s.fusion_channels for s in self._with_defaults()[1:]]
 
     def _with_defaults(self) -> List[BackboneStage]:
+        """The stages with their fusion point filled in: the stage module
+        and the previous stage's channels (3, the image's, for the stem)."""
         out = []
         for k, s in enumerate(self.stages):
+            module = s.module if s.fusion_module is None else s.fusion_module
+            channels = s.fusion_channels if s.fusion_channels is not None \
+                else (self.stages[k - 1].channels if k else 3)
             out.append(
-                s._replace(
-                    fusion_module=s.fusion_module or s.module,
-                    fusion_channels=s.fusion_channels if
-                    s.fusion_channels is not None else
-                    (self.stages[k - 1].channels if k else 3)))
+                s._replace(fusion_module=module, fusion_channels=channels))
         return out
 
 
