@@ -25,74 +25,65 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 def per_image_matches(metric, results: Sequence, iou_type: str = 'bbox'
                       ) -> List[Optional[Dict]]:
     """COCOeval's per-image matches of ``results`` (the ``CocoMetric``
-    results of every image, in order), one dict per image: ``scores``
+    results of every image, in order). One entry per image: a dict from
+    category index to that category's matches in the image, ``scores``
     (D, ), ``matched`` and ``ignored`` (T, D) booleans over the 10 IoU
-    thresholds, ``num_gt`` (not ignored ground truths), summed over
-    categories by pooling; None for an image with neither.
+    thresholds and ``num_gt`` (ground truths not ignored); None for an
+    image with neither detections nor ground truth.
     """
-    from pycocotools.cocoeval import COCOeval
     from mmengine.fileio import load
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
     gts, preds = zip(*results)
+    img_ids = [p['img_id'] for p in preds]
     with tempfile.TemporaryDirectory() as tmp, \
             contextlib.redirect_stdout(io.StringIO()):
         if metric._coco_api is None:
-            metric._coco_api = __import__(
-                'pycocotools.coco', fromlist=['COCO']).COCO(
-                    metric.gt_to_coco_json(gts, osp.join(tmp, 'gt')))
+            metric._coco_api = COCO(
+                metric.gt_to_coco_json(gts, osp.join(tmp, 'gt')))
         if metric.cat_ids is None:
             metric.cat_ids = metric._coco_api.get_cat_ids(
                 cat_names=metric.dataset_meta['classes'])
         files = metric.results2json(preds, osp.join(tmp, 'results'))
-        img_ids = [p['img_id'] for p in preds]
         dets = load(files[iou_type])
-        coco_dt = metric._coco_api.loadRes(dets) if dets else None
-        out: List[Optional[Dict]] = []
-        if coco_dt is None:
+        if not dets:
             return [None] * len(img_ids)
-        ev = COCOeval(metric._coco_api, coco_dt, iou_type)
+        ev = COCOeval(metric._coco_api, metric._coco_api.loadRes(dets),
+                      iou_type)
         ev.params.imgIds = img_ids
         ev.evaluate()
     p = ev.params
-    num_imgs = len(p.imgIds)
-    area_all = 0  # p.areaRng[0] is 'all'
+    num_imgs, num_areas = len(p.imgIds), len(p.areaRng)
+    max_det = p.maxDets[-1]
     index = {img: i for i, img in enumerate(p.imgIds)}
+    out: List[Optional[Dict]] = []
     for img in img_ids:
-        recs = [
-            ev.evalImgs[k * len(p.areaRng) * num_imgs + area_all * num_imgs
-                        + index[img]] for k in range(len(p.catIds))
-        ]
-        recs = [r for r in recs if r is not None]
-        if not recs:
-            out.append(None)
-            continue
-        max_det = p.maxDets[-1]
-        out.append(
-            dict(
-                scores=np.concatenate(
-                    [np.asarray(r['dtScores'][:max_det]) for r in recs]),
-                matched=np.concatenate(
-                    [r['dtMatches'][:, :max_det] > 0 for r in recs], axis=1),
-                ignored=np.concatenate(
-                    [r['dtIgnore'][:, :max_det].astype(bool) for r in recs],
-                    axis=1),
-                num_gt=int(
-                    sum(np.count_nonzero(np.asarray(r['gtIgnore']) == 0)
-                        for r in recs))))
+        per_cat = {}
+        for k in range(len(p.catIds)):
+            # evalImgs is ordered category, area range, image; area 0 is
+            # 'all'
+            r = ev.evalImgs[k * num_areas * num_imgs + index[img]]
+            if r is None:
+                continue
+            per_cat[k] = dict(
+                scores=np.asarray(r['dtScores'][:max_det]),
+                matched=r['dtMatches'][:, :max_det] > 0,
+                ignored=r['dtIgnore'][:, :max_det].astype(bool),
+                num_gt=int(np.count_nonzero(np.asarray(r['gtIgnore']) == 0)))
+        out.append(per_cat or None)
     return out
 
 
-def pooled_ap(matches: Sequence[Optional[Dict]]) -> Dict[str, float]:
-    """COCO AP (IoU 0.50:0.95) and AP50 of the pooled per-image matches
-    (repeats count as often as they appear). Single-category pooling, as
-    the raccoon and balloon sets have one class."""
-    recs = [m for m in matches if m is not None]
-    num_gt = sum(m['num_gt'] for m in recs)
-    if not recs or num_gt == 0:
-        return dict(mAP=0.0, mAP_50=0.0)
-    scores = np.concatenate([m['scores'] for m in recs])
+def _category_aps(recs: List[Dict]) -> Optional[np.ndarray]:
+    """AP at each IoU threshold (T, ) of one category's pooled matches, as
+    COCOeval's ``accumulate`` computes it; None without ground truth."""
+    num_gt = sum(r['num_gt'] for r in recs)
+    if num_gt == 0:
+        return None
+    scores = np.concatenate([r['scores'] for r in recs])
     order = np.argsort(-scores, kind='mergesort')
-    matched = np.concatenate([m['matched'] for m in recs], axis=1)[:, order]
-    ignored = np.concatenate([m['ignored'] for m in recs], axis=1)[:, order]
+    matched = np.concatenate([r['matched'] for r in recs], axis=1)[:, order]
+    ignored = np.concatenate([r['ignored'] for r in recs], axis=1)[:, order]
     tp = np.cumsum(matched & ~ignored, axis=1, dtype=np.float64)
     fp = np.cumsum(~matched & ~ignored, axis=1, dtype=np.float64)
     aps = []
@@ -106,7 +97,23 @@ def pooled_ap(matches: Sequence[Optional[Dict]]) -> Dict[str, float]:
         valid = inds < precision.size
         q[valid] = precision[inds[valid]]
         aps.append(q.mean())
-    return dict(mAP=float(np.mean(aps)), mAP_50=float(aps[0]))
+    return np.asarray(aps)
+
+
+def pooled_ap(matches: Sequence[Optional[Dict]]) -> Dict[str, float]:
+    """COCO AP (IoU 0.50:0.95) and AP50 of the pooled per-image matches
+    (repeats count as often as they appear): per category over the images,
+    then the mean over the categories that have ground truth, as
+    ``summarize`` does."""
+    by_cat: Dict[int, List[Dict]] = {}
+    for per_cat in matches:
+        for k, rec in (per_cat or {}).items():
+            by_cat.setdefault(k, []).append(rec)
+    aps = [a for a in map(_category_aps, by_cat.values()) if a is not None]
+    if not aps:
+        return dict(mAP=0.0, mAP_50=0.0)
+    aps = np.stack(aps)  # (categories, T)
+    return dict(mAP=float(aps.mean()), mAP_50=float(aps[:, 0].mean()))
 
 
 def bootstrap_ap_difference(first: Sequence[Optional[Dict]],
@@ -128,6 +135,8 @@ def bootstrap_ap_difference(first: Sequence[Optional[Dict]],
         lower and upper percentile bounds.
     """
     n = len(first)
+    if n == 0:
+        raise ValueError('paired bootstrap of no images')
     rng = np.random.default_rng(seed)
 
     def diff(idx):

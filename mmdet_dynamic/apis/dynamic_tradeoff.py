@@ -27,7 +27,7 @@ a tie.
 """
 import csv
 import json
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import numpy as np
 from mmengine.utils import ProgressBar
@@ -101,35 +101,9 @@ def oracle_order(ap_easy: np.ndarray, ap_hard: np.ndarray) -> np.ndarray:
                       kind='stable')
 
 
-def paired_bootstrap(diffs: Sequence[float],  # per-image statistics
-                     num_samples: int = 10000,
-                     level: float = 0.95,
-                     seed: int = 0) -> Tuple[float, float, float]:
-    """Mean of per-image paired differences and its bootstrap interval.
-
-    Args:
-        diffs (Sequence[float]): One difference per image (router minus
-            random, same image).
-        num_samples (int): Bootstrap resamples of the images.
-        level (float): Coverage of the percentile interval.
-        seed (int): Seed of the resampling.
-
-    Returns:
-        tuple[float, float, float]: mean, lower and upper bound.
-    """
-    d = np.asarray(diffs, dtype=np.float64)
-    if d.size == 0:
-        raise ValueError('paired bootstrap of no images')
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(num_samples, d.size))].mean(1)
-    alpha = (1.0 - level) / 2
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(d.mean()), float(lo), float(hi)
-
-
 def _pick(rec: Dict, hard: np.ndarray):
-    results = [h if is_hard else e
-               for e, h, is_hard in zip(rec['easy'], rec['hard'], hard)]
+    """The results of the route each image takes, and their mean latency."""
+    results = _split(rec, hard)
     latency = float(
         np.where(hard, rec['time_hard'], rec['time_easy']).mean())
     return results, latency
@@ -225,10 +199,11 @@ def _top(order: np.ndarray, m: int, n: int) -> np.ndarray:
     return mask
 
 
-def _split(matches: Dict, hard: np.ndarray) -> List:
-    """Per-image matches of the route each image takes."""
-    return [h if is_hard else e
-            for e, h, is_hard in zip(matches['easy'], matches['hard'], hard)]
+def _split(per_route: Dict, hard: np.ndarray) -> List:
+    """Per image, the ``per_route['easy']`` or ``['hard']`` entry of the
+    route the image takes (results, or COCOeval matches)."""
+    return [h if is_hard else e for e, h, is_hard in zip(
+        per_route['easy'], per_route['hard'], hard)]
 
 
 def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:

@@ -4,8 +4,7 @@ cases whose answers are known."""
 import numpy as np
 import pytest
 
-from mmdet_dynamic.apis.dynamic_tradeoff import (oracle_order,
-                                                 paired_bootstrap, reading)
+from mmdet_dynamic.apis.dynamic_tradeoff import oracle_order, reading
 
 
 def test_oracle_sends_hard_the_images_detector_2_helps_most():
@@ -14,24 +13,6 @@ def test_oracle_sends_hard_the_images_detector_2_helps_most():
     # gains 0.1, 0.6, -0.2, 0.0, 0.3: hardest first, ties in input order
     assert oracle_order(ap_easy, ap_hard).tolist() == [1, 4, 0, 3, 2]
     assert oracle_order([0.5, 0.5], [0.5, 0.5]).tolist() == [0, 1]
-
-
-def test_paired_bootstrap_known_cases():
-    # no spread: the interval is the mean itself
-    assert paired_bootstrap([0.1] * 30) == pytest.approx((0.1, 0.1, 0.1))
-    # 100 images, half gain 1, half 0: mean 0.5, standard error 0.05, so
-    # the 95 % interval is about 0.5 +- 1.96 * 0.05
-    mean, lo, hi = paired_bootstrap([0.0, 1.0] * 50, seed=3)
-    assert mean == 0.5
-    assert lo == pytest.approx(0.402, abs=0.015)
-    assert hi == pytest.approx(0.598, abs=0.015)
-    # seeded: the same seed, the same interval
-    assert paired_bootstrap([0.0, 1.0] * 50, seed=3) == (mean, lo, hi)
-    # symmetric differences: a tie, the interval holds 0
-    _, lo, hi = paired_bootstrap([-1.0, 1.0] * 20)
-    assert lo < 0 < hi
-    with pytest.raises(ValueError, match='no images'):
-        paired_bootstrap([])
 
 
 def test_reading_says_tie_or_win():
@@ -45,13 +26,13 @@ def test_reading_says_tie_or_win():
               ci_high=-0.01)])
 
 
-def _image(scores, matched, num_gt):
-    """Per-image matches as COCOeval gives them: the same match at all 10
-    IoU thresholds."""
+def _image(scores, matched, num_gt, category=0):
+    """Per-image matches as COCOeval gives them, for one category: the
+    same match at all 10 IoU thresholds."""
     scores = np.asarray(scores, dtype=np.float64)
     m = np.tile(np.asarray(matched, dtype=bool), (10, 1))
-    return dict(scores=scores, matched=m, ignored=np.zeros_like(m),
-                num_gt=num_gt)
+    return {category: dict(scores=scores, matched=m,
+                           ignored=np.zeros_like(m), num_gt=num_gt)}
 
 
 def test_pooled_ap_known_cases():
@@ -68,6 +49,9 @@ def test_pooled_ap_known_cases():
     assert pooled_ap([hit, hit, miss])['mAP'] == pytest.approx(67 / 101)
     assert pooled_ap([None, hit]) == pooled_ap([hit])
     assert pooled_ap([]) == dict(mAP=0.0, mAP_50=0.0)
+    # two categories are averaged, not pooled: mean(1, 0), not 51 / 101
+    other_miss = _image([0.8], [False], 1, category=1)
+    assert pooled_ap([hit, other_miss])['mAP'] == pytest.approx(0.5)
 
 
 def test_bootstrap_ap_difference_known_cases():
@@ -82,3 +66,13 @@ def test_bootstrap_ap_difference_known_cases():
                                            num_samples=50)
     assert diff == pytest.approx(1.0) and lo == pytest.approx(1.0)
     assert hi == pytest.approx(1.0)
+    # the same AP on all images, a different one image by image: 0 overall,
+    # an interval around 0 (a tie), the same for the same seed
+    router, random = [hit, miss] * 20, [[miss, hit] * 20]
+    diff, lo, hi = bootstrap_ap_difference(router, random, num_samples=200,
+                                           seed=3)
+    assert diff == pytest.approx(0.0, abs=1e-12) and lo < 0 < hi
+    assert bootstrap_ap_difference(router, random, num_samples=200,
+                                   seed=3) == (diff, lo, hi)
+    with pytest.raises(ValueError, match='no images'):
+        bootstrap_ap_difference([], [[]])
