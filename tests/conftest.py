@@ -99,5 +99,3 @@ def balloon_root():
                     'in ../shared/datasets/balloon and is not bundled because '
                     'its images\' licence is unstated; set BALLOON_SRC)')
     return BALLOON_ROOT
-
-

@@ -21,6 +21,7 @@ from .coco_json import (AnnotationError, coco_categories,
                         decoded_image_size, require_file, require_finite,
                         write_coco_json)
 
+
 def polygon_area(xs: List[float], ys: List[float]) -> float:
     """Area of a simple polygon by the shoelace formula."""
     n = len(xs)

@@ -69,13 +69,15 @@ def init_cpu_process_group(launcher: str, cfg: Config) -> None:
 
 def cpu_wrapper_options(cfg: Config) -> List[str]:
     """``--cfg-options`` words that make the runner wrap the model in DDP
-    without device ids, keeping the config's wrapper settings."""
-    wrapper = cfg.get('model_wrapper_cfg')
-    if wrapper is None:
-        wrapper = dict(
-            type='MMDistributedDataParallel',
-            broadcast_buffers=False,
-            find_unused_parameters=bool(
-                cfg.get('find_unused_parameters', False)))
-    wrapper = dict(wrapper, device_ids=None)
+    without device ids. A config's own ``model_wrapper_cfg`` gets only
+    ``device_ids=None`` merged in; without one, the wrapper mmengine builds
+    by default is spelt out (its settings are all scalars)."""
+    if cfg.get('model_wrapper_cfg') is not None:
+        return ['model_wrapper_cfg.device_ids=None']
+    wrapper = dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=bool(cfg.get('find_unused_parameters',
+                                            False)),
+        device_ids=None)
     return [f'model_wrapper_cfg.{k}={v}' for k, v in wrapper.items()]

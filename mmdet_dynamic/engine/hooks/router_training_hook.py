@@ -38,6 +38,12 @@ def unwrap_cascade(model, what: str = 'RouterTrainingHook'):
     return model
 
 
+def _gathered(local: List) -> List:
+    """The lists ``local`` of every rank, joined rank by rank."""
+    parts = all_gather_object(local) if get_world_size() > 1 else [local]
+    return [v for part in parts for v in part]
+
+
 def median(values: Sequence[float]) -> float:
     """Median as numpy computes it (mean of the two middle values for an
     even count)."""
@@ -313,11 +319,9 @@ class RouterTrainingHook(Hook):
         if bar is not None:
             print()
         model.train(was_training)
-        gathered = all_gather_object(local) if world > 1 else [local]
         by_image = {}
-        for part in gathered:
-            for key, diff in part:
-                by_image.setdefault(key, diff)
+        for key, diff in _gathered(local):
+            by_image.setdefault(key, diff)
         return [by_image[k] for k in sorted(by_image, key=str)]
 
     # ------------------------------------------------------------------ hooks
@@ -421,11 +425,7 @@ class RouterTrainingHook(Hook):
         model = unwrap_cascade(runner.model)
         if self.delta_mode == 'running' and \
                 model.last_loss_diffs is not None:
-            local = model.last_loss_diffs.tolist()
-            parts = all_gather_object(local) \
-                if get_world_size() > 1 else [local]
-            for part in parts:
-                self.history.extend(part)
+            self.history.extend(_gathered(model.last_loss_diffs.tolist()))
             self._set_delta(runner, median(self.history))
         runner.message_hub.update_scalar('train/router_delta',
                                          self.delta(runner))
@@ -437,10 +437,8 @@ class RouterTrainingHook(Hook):
         images (gathered from all ranks)."""
         if model.last_router_logits is None:
             return
-        local = model.last_router_logits.tolist()
-        parts = all_gather_object(local) if get_world_size() > 1 else [local]
-        for part in parts:
-            self.recent_logits.extend(part)
+        self.recent_logits.extend(
+            _gathered(model.last_router_logits.tolist()))
         logits = np.asarray(self.recent_logits, dtype=np.float64)
         phi = 1.0 / (1.0 + np.exp(-np.clip(logits, -700, 700)))
         hub = runner.message_hub

@@ -1,5 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Backbones of mmdet_dynamic, registered in ``mmdet_dynamic.registry.MODELS``."""
+"""Backbones of mmdet_dynamic, registered in
+``mmdet_dynamic.registry.MODELS``."""
 from .base_staged_backbone import BaseStagedBackbone
 from .eelan import EELAN
 from .lcnet import LCNet

@@ -1,5 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Detectors of mmdet_dynamic, registered in ``mmdet_dynamic.registry.MODELS``."""
+"""Detectors of mmdet_dynamic, registered in
+``mmdet_dynamic.registry.MODELS``."""
 from .dynamic_cascade_detector import (DynamicCascadeDetector, router_loss,
                                        wrapped_detector_cfg)
 

@@ -16,6 +16,13 @@ from .weighted_fusion import WeightedFusion
 POOL_MODES = ('same', 'torch')
 
 
+def check_pool_mode(pool: str) -> str:
+    """``pool`` if it is one of :data:`POOL_MODES`, else a ValueError."""
+    if pool not in POOL_MODES:
+        raise ValueError(f'pool must be one of {POOL_MODES}, got {pool!r}')
+    return pool
+
+
 def max_pool_3x3_s2(x: Tensor, mode: str = 'same') -> Tensor:
     """3x3 stride-2 max-pool, (N, C, H, W) -> (N, C, ceil(H/2), ceil(W/2)).
 
@@ -27,10 +34,8 @@ def max_pool_3x3_s2(x: Tensor, mode: str = 'same') -> Tensor:
     ``'torch'``: ``F.max_pool2d(k=3, s=2, padding=1)``, windows one pixel
     up/left (rows ``2i-1 .. 2i+1``).
     """
-    if mode == 'torch':
+    if check_pool_mode(mode) == 'torch':
         return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
-    if mode != 'same':
-        raise ValueError(f'pool must be one of {POOL_MODES}, got {mode!r}')
     h, w = x.shape[-2:]
     pad_h = max((-(-h // 2) - 1) * 2 + 3 - h, 0)
     pad_w = max((-(-w // 2) - 1) * 2 + 3 - w, 0)
@@ -90,11 +95,8 @@ class BiFPNLayer(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if num_levels < 2:
             raise ValueError(f'BiFPN needs >= 2 levels, got {num_levels}')
-        if pool not in POOL_MODES:
-            raise ValueError(f'pool must be one of {POOL_MODES}, got '
-                             f'{pool!r}')
         self.num_levels = num_levels
-        self.pool = pool
+        self.pool = check_pool_mode(pool)
 
         def node(num_inputs: int) -> nn.ModuleDict:
             return nn.ModuleDict(

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ..layers.bifpn_layer import POOL_MODES, BiFPNLayer, max_pool_3x3_s2
+from ..layers.bifpn_layer import (BiFPNLayer, check_pool_mode,
+                                  max_pool_3x3_s2)
 from ..layers.neck_inputs import check_neck_inputs
 
 
@@ -104,11 +105,8 @@ class BiFPN(BaseModule):
         width, repeats = self.arch_settings[arch]
         if fusion is None:
             fusion = 'sum' if arch in self.sum_fusion_archs else 'fast'
-        if pool not in POOL_MODES:
-            raise ValueError(f'pool must be one of {POOL_MODES}, got '
-                             f'{pool!r}')
         self.fusion = fusion
-        self.pool = pool
+        self.pool = check_pool_mode(pool)
         out_channels = width if out_channels is None else out_channels
         num_repeats = repeats if num_repeats is None else num_repeats
         if not 0 <= start_level < len(in_channels):

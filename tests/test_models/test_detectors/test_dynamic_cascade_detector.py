@@ -439,7 +439,6 @@ def test_bad_input_messages():
         MODELS.build(detr)
 
 
-
 def test_mask_rcnn_gives_masks(raccoon_coco):
     model = build_model(MASK).eval()
     packed = raccoon_batch(raccoon_coco, 2)
