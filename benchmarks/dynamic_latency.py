@@ -46,11 +46,11 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 import mmdet_dynamic  # noqa: F401
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
 from mmdet_dynamic.models.detectors import wrapped_detector_cfg
+from mmdet_dynamic.utils import load_checkpoint_strictly
 from mmdet_dynamic.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -150,7 +150,7 @@ def build_models(config: str, checkpoint: str):
     cascade.init_weights()
     trained = checkpoint not in (None, 'none') and osp.isfile(checkpoint)
     if trained:
-        load_checkpoint(cascade, checkpoint, map_location='cpu')
+        load_checkpoint_strictly(cascade, checkpoint)
     else:
         with torch.no_grad():  # spread the fresh router's scores
             cascade.router.fc2.weight.mul_(50)
