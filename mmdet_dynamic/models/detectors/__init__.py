@@ -3,5 +3,8 @@
 ``mmdet_dynamic.registry.MODELS``."""
 from .dynamic_cascade_detector import (DynamicCascadeDetector, router_loss,
                                        wrapped_detector_cfg)
+from .yolov7 import YOLOv7
 
-__all__ = ['DynamicCascadeDetector', 'router_loss', 'wrapped_detector_cfg']
+__all__ = [
+    'DynamicCascadeDetector', 'router_loss', 'wrapped_detector_cfg', 'YOLOv7'
+]

@@ -7,10 +7,12 @@ from .backbone_stages import (BackboneStage, BackboneStages, backbone_stages,
 from .bifpn_layer import BiFPNLayer
 from .composite_connection import CompositeConnection
 from .elan_block import ELANBlock
+from .implicit import ImplicitA, ImplicitM
 from .lcnet_blocks import CCM, DSM
 from .neck_inputs import check_neck_inputs
 from .rep_conv import RepConv, RepConvN, fuse_conv_bn, switch_to_deploy
 from .rsam import RSAM
+from .sppcspc import SPPCSPC
 from .shufflenet_units import (ShuffleUnit, XceptionUnit,
                                channel_split)
 from .weighted_fusion import WeightedFusion
@@ -24,5 +26,5 @@ __all__ = [
     'ELANBlock', 'RSAM', 'WeightedFusion', 'RepConv', 'RepConvN', 'DownC',
     'MPDownsample', 'ReOrg', 'ShuffleUnit', 'XceptionUnit',
     'channel_split', 'check_neck_inputs', 'fuse_conv_bn',
-    'switch_to_deploy'
+    'switch_to_deploy', 'ImplicitA', 'ImplicitM', 'SPPCSPC'
 ]

@@ -142,16 +142,25 @@ class RepConvN(RepConv):
 
 
 def switch_to_deploy(model: nn.Module) -> int:
-    """Fuse every re-parameterisable layer of ``model`` in place.
+    """Put ``model`` in its deploy form, in place: every module that has a
+    ``switch_to_deploy()`` method and is not yet deployed (its ``deploy``
+    attribute is false) switches: RepConv layers fuse, YOLOv7's neck drops
+    its auxiliary convs and its head folds the implicit layers.
 
     Args:
         model (nn.Module): Any model (a detector, a backbone).
 
     Returns:
-        int: Number of layers fused.
+        int: Number of modules switched.
     """
-    layers = [m for m in model.modules() if isinstance(m, RepConv)
-              and not m.deploy]
+    layers = [
+        m for m in model.modules()
+        if callable(getattr(m, 'switch_to_deploy', None))
+        and not getattr(m, 'deploy', False)
+    ]
+    count = 0
     for m in layers:
-        m.switch_to_deploy()
-    return len(layers)
+        if not getattr(m, 'deploy', False):  # a parent may have done it
+            m.switch_to_deploy()
+            count += 1
+    return count

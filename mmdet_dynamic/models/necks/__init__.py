@@ -3,5 +3,6 @@
 ``mmdet_dynamic.registry.MODELS``."""
 from .bifpn import BiFPN
 from .rsafpn import RSAFPN
+from .yolov7_pafpn import YOLOv7PAFPN
 
-__all__ = ['BiFPN', 'RSAFPN']
+__all__ = ['BiFPN', 'RSAFPN', 'YOLOv7PAFPN']
