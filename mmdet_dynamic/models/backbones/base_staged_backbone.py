@@ -75,15 +75,24 @@ class BaseStagedBackbone(BaseModule):
         """Strides of the returned feature maps, in order."""
         return [self.layer_strides[i] for i in self.out_indices]
 
-    def stage_specs(self) -> Tuple[List[BackboneStage], List[int]]:
+    def stage_specs(self, layout: str = 'cbnetv2'
+                    ) -> Tuple[List[BackboneStage], List[int]]:
         """Stages for the dynamic cascade: every layer, with the composite
-        input added to its input (see
+        input added to its input (the ``'cbnetv2'`` layout, see
         :mod:`mmdet_dynamic.models.layers.backbone_stages`).
 
         Returns:
             tuple: ``[BackboneStage(layer, channels, stride), ...]`` for the
             stem and every stage, and ``out_indices``.
+
+        Raises:
+            ValueError: For a layout this backbone does not declare.
         """
+        if layout != 'cbnetv2':
+            raise ValueError(
+                f"{type(self).__name__} declares the 'cbnetv2' cascade "
+                f"layout only, not {layout!r} (DynamicDet's YOLO layout is "
+                'declared by EELAN)')
         stages = [
             BackboneStage(getattr(self, name), channels, stride)
             for name, channels, stride in zip(

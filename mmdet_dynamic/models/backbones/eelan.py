@@ -8,6 +8,7 @@ from mmcv.cnn import ConvModule
 
 from mmdet_dynamic.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from ..layers.backbone_stages import BackboneStage
 from ..layers.elan_block import ELANBlock
 from ..layers.yolov7_downsample import DownC, MPDownsample, ReOrg
 from .base_staged_backbone import BaseStagedBackbone
@@ -203,6 +204,73 @@ class EELAN(BaseStagedBackbone):
             self.add_layer(f'stage{i + 1}', nn.Sequential(*stage), out,
                            stride)
         self._setup_outputs()
+
+    def stage_specs(self, layout: str = 'cbnetv2') -> tuple:
+        """Stages for the dynamic cascade.
+
+        ``'cbnetv2'``: every layer, fusion into its input (see
+        :class:`BaseStagedBackbone`). ``'dynamicdet'``: DynamicDet's YOLO
+        layout, as the official dy-yolov7 cfgs build it:
+
+        * P5 archs (YOLOv7-L: router inputs = official layers 2, 11, 24,
+          37, 50): level 0 is the stem at stride 2 (the last stem conv
+          before the next down-sampling), levels 1..4 the ELAN stages; all
+          five are composite sources and targets; each fusion point sits
+          right after a down-sampling layer, before what it feeds (the
+          stride-1 stem conv, the first ELAN, then each ELAN after its MP).
+        * P6 archs (W6: router inputs = layers 1, 10, 19, 28, 37, 46): the
+          router pools the stem (stride 2) and the five stages; the stages
+          are the sources and targets, fused after their stride-2 conv.
+          (The official B2 starts from B1's ReOrg output instead of the
+          image; ReOrg has no parameters, so B2 running its own ReOrg on
+          the image computes the same.)
+
+        Returns:
+            tuple: ``(stages, out_indices, fused_indices, router_indices)``.
+        """
+        if layout != 'dynamicdet':
+            return super().stage_specs(layout)
+        stem = getattr(self, 'stem')
+        if self.arch_settings[self.arch]['reorg']:
+            stages = [BackboneStage(stem, self.layer_channels[0], 2)]
+            fused = list(range(1, len(self.layers)))
+        else:
+            convs = [i for i, m in enumerate(stem)
+                     if isinstance(m, ConvModule)]
+            strides = [m.conv.stride[0] for m in stem]
+            first = strides.index(2)  # the stem's first stride-2 conv
+            last = first  # the last stem layer still at stride 2
+            while last + 1 < len(stem) and strides[last + 1] == 1:
+                last += 1
+            assert last + 1 < len(stem) and last in convs
+            stages = [
+                BackboneStage(
+                    stem[last],
+                    stem[last].conv.out_channels,
+                    2,
+                    fusion_module=stem[first + 1],
+                    fusion_channels=stem[first].conv.out_channels)
+            ]
+            fused = list(range(len(self.layers)))
+        for k, name in enumerate(self.layers[1:], start=1):
+            layer = getattr(self, name)
+            elan = layer[-1]
+            stages.append(
+                BackboneStage(
+                    layer,
+                    self.layer_channels[k],
+                    self.layer_strides[k],
+                    fusion_module=elan,
+                    fusion_channels=elan.branches[0]['short_conv'].conv.
+                    in_channels))
+        if not self.arch_settings[self.arch]['reorg'] and \
+                0 in self.out_indices:
+            raise ValueError(
+                "EELAN's 'dynamicdet' layout replaces the stride-4 stem "
+                'output by the stride-2 level; out_indices must not include '
+                '0')
+        return stages, list(self.out_indices), fused, list(
+            range(len(stages)))
 
     def _transition_ratio(self, stages, deepen_factor: float) -> float:
         """Ratio of concatenated parts after / before depth scaling."""

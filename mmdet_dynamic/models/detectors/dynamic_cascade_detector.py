@@ -111,7 +111,18 @@ class DynamicCascadeDetector(BaseDetector):
         share_heads (bool, optional): D2 is D1 (the paper's R-CNN setting).
             Defaults to True for two-stage and False for single-stage
             detectors.
-        composite_cfg (dict): ``norm_cfg`` of the composite connection.
+        layout (str): Where the cascade joins the backbones.
+            ``'cbnetv2'`` (default, any supported backbone): the composite
+            input enters each stage's input (before its down-sampling), the
+            router pools B1's outputs. ``'dynamicdet'`` (EELAN backbones):
+            DynamicDet's YOLO layout, as its official dy-yolov7 cfgs: the
+            composite input enters right after each down-sampling layer,
+            from the stride-2 level on, and the router pools every level
+            from stride 2 (see :meth:`EELAN.stage_specs`).
+        composite_cfg (dict): Arguments of :class:`CompositeConnection`
+            (``norm_cfg``; ``zero_init``). DynamicDet's YOLO code uses
+            ``norm_cfg=None`` and PyTorch's default conv init
+            (``zero_init=False``).
         loss_weights (Sequence[float]): Joint-phase weights of detector 1's
             and detector 2's losses. Defaults to (1, 1).
         phase (str): ``'joint'`` or ``'router'``.
@@ -142,6 +153,7 @@ class DynamicCascadeDetector(BaseDetector):
                  backbone: OptConfigType = None,
                  backbone2: OptConfigType = None,
                  share_heads: Optional[bool] = None,
+                 layout: str = 'cbnetv2',
                  composite_cfg: ConfigType = dict(norm_cfg=dict(type='BN')),
                  loss_weights: Sequence[float] = (1.0, 1.0),
                  phase: str = 'joint',
@@ -156,12 +168,13 @@ class DynamicCascadeDetector(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor or det_preprocessor,
             init_cfg=init_cfg)
+        self.layout = layout
         self._build_detectors(detector, backbone, backbone2,
                               init_detectors_from)
         self._declare_stages()
         self._share_heads(share_heads)
         self._build_composite(composite_cfg)
-        self.router = AdaptiveRouter(self.stages1.out_channels)
+        self.router = AdaptiveRouter(self.stages1.router_channels)
         self._set_loss_weights(loss_weights)
         self.synced_head_attrs = tuple(synced_head_attrs)
         self.register_buffer('delta', torch.zeros(()))
@@ -207,13 +220,14 @@ class DynamicCascadeDetector(BaseDetector):
     def _declare_stages(self) -> None:
         """Read both backbones' declared stages (see
         :mod:`mmdet_dynamic.models.layers.backbone_stages`)."""
-        self.stages1 = backbone_stages(self.detector1.backbone)
-        self.stages2 = backbone_stages(self.detector2.backbone)
-        n1, n2 = len(self.stages1.stages), len(self.stages2.stages)
+        self.stages1 = backbone_stages(self.detector1.backbone, self.layout)
+        self.stages2 = backbone_stages(self.detector2.backbone, self.layout)
+        n1, n2 = len(self.stages1.fused), len(self.stages2.fused)
         if n1 != n2:
             raise ValueError(
-                f'B1 has {n1} stages and B2 {n2}: the composite connection '
-                'needs backbones with the same number of stages')
+                f'B1 has {n1} fused stages and B2 {n2}: the composite '
+                'connection needs backbones with the same number of stages')
+        self._fusion_level = {k: i for i, k in enumerate(self.stages2.fused)}
 
     def _share_heads(self, share_heads: Optional[bool]) -> None:
         """With ``share_heads`` (default for two-stage detectors) detector
@@ -233,9 +247,9 @@ class DynamicCascadeDetector(BaseDetector):
                 setattr(self.detector2, name, getattr(self.detector1, name))
 
     def _build_composite(self, composite_cfg: ConfigType) -> None:
-        """The composite connection from B1's stages 1..n into the fusion
-        points of B2's stages 1..n."""
-        self.composite = CompositeConnection(self.stages1.channels[1:],
+        """The composite connection from B1's fused stages into the fusion
+        points of B2's (stages 1..n in the CBNetV2 layout)."""
+        self.composite = CompositeConnection(self.stages1.source_channels,
                                              self.stages2.fusion_channels,
                                              **composite_cfg)
 
@@ -389,8 +403,11 @@ class DynamicCascadeDetector(BaseDetector):
             list[Tensor]: B2's own outputs.
         """
 
+        sources = [feats1[k] for k in self.stages1.fused]
+
         def fuse(k: int, x: Tensor) -> Tensor:
-            return self.composite(k - 1, feats1[1:], x.shape[-2:])
+            return self.composite(self._fusion_level[k], sources,
+                                  x.shape[-2:])
 
         outs, _ = forward_stages(self.detector2.backbone, self.stages2,
                                  inputs, fuse)
@@ -487,8 +504,8 @@ class DynamicCascadeDetector(BaseDetector):
 
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
                                        feats1, out1)
-        logits, hard = self.route([f.detach() for f in out1], batch_inputs,
-                                  batch_data_samples)
+        logits, hard = self.route([f.detach() for f in feats1],
+                                  batch_inputs, batch_data_samples)
         phi = logits.sigmoid()
         loss = router_loss(phi, l1, l2, self.delta)
         self.last_loss_diffs = (l1 - l2).detach()
@@ -510,12 +527,15 @@ class DynamicCascadeDetector(BaseDetector):
             tuple(inputs.shape[-2:])
 
     def route(self,
-              out1: Sequence[Tensor],
+              feats1: Sequence[Tensor],
               inputs: Optional[Tensor] = None,
               samples: Optional[SampleList] = None) -> Tuple[Tensor, Tensor]:
-        """Router logits (N, ) and the hard mask (N, ) for B1 outputs; with
-        the batch ``inputs`` and ``samples``, each image's score pools only
-        its own region (see :class:`AdaptiveRouter`).
+        """Router logits (N, ) and the hard mask (N, ) from B1's stage
+        outputs ``feats1`` (the router pools those of
+        ``stages1.routed``: B1's outputs in the CBNetV2 layout, every level
+        from stride 2 in the DynamicDet layout); with the batch ``inputs``
+        and ``samples``, each image's score pools only its own region (see
+        :class:`AdaptiveRouter`).
 
         An image is hard if ``phi > threshold``, decided on the logits
         (``logit > logit(threshold)``, in float64) so that images whose phi
@@ -523,7 +543,8 @@ class DynamicCascadeDetector(BaseDetector):
         """
         region = self._valid_region(inputs, samples) \
             if inputs is not None else (None, None)
-        logits = self.router.logits(out1, *region)
+        logits = self.router.logits([feats1[k] for k in self.stages1.routed],
+                                    *region)
         return logits, logits.double() > self.logit_threshold()
 
     def logit_threshold(self) -> float:
@@ -560,8 +581,8 @@ class DynamicCascadeDetector(BaseDetector):
                                                 batch_data_samples):
             inputs = batch_inputs[idx, :, :h, :w]
             samples = [batch_data_samples[i] for i in idx.tolist()]
-            _, out1 = self.run_backbone1(inputs)
-            logits[idx] = self.route(out1, inputs, samples)[0]
+            feats1, _ = self.run_backbone1(inputs)
+            logits[idx] = self.route(feats1, inputs, samples)[0]
         return logits
 
     def difficulty_scores(self, batch_inputs: Tensor,
@@ -607,7 +628,7 @@ class DynamicCascadeDetector(BaseDetector):
                        rescale: bool) -> SampleList:
         """:meth:`predict` on images of one padded size."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        logits, hard = self.route(out1, batch_inputs, batch_data_samples)
+        logits, hard = self.route(feats1, batch_inputs, batch_data_samples)
         for sample, logit, is_hard in zip(batch_data_samples,
                                           logits.tolist(), hard.tolist()):
             sample.set_metainfo(
@@ -653,7 +674,8 @@ class DynamicCascadeDetector(BaseDetector):
         """Tensor-mode forward of the route ``test_cfg.tensor_route`` for
         the whole batch (router included), e.g. for FLOPs counting."""
         feats1, out1 = self.run_backbone1(batch_inputs)
-        phi = self.route(out1, batch_inputs, batch_data_samples)[0].sigmoid()
+        phi = self.route(feats1, batch_inputs,
+                         batch_data_samples)[0].sigmoid()
         if self.test_cfg['tensor_route'] == 'easy':
             detector, outs = self.detector1, out1
         else:

@@ -69,6 +69,9 @@ class BackboneStage(NamedTuple):
     fusion_channels: Optional[int] = None
 
 
+LAYOUTS = ('cbnetv2', 'dynamicdet')
+
+
 class BackboneStages(NamedTuple):
     """Declared stages of a backbone and which of them it returns.
 
@@ -77,9 +80,41 @@ class BackboneStages(NamedTuple):
             order the backbone runs them.
         out_indices (list[int]): Indices into ``stages`` of the maps the
             backbone's ``forward`` returns, in order.
+        fused_indices (list[int], optional): The stages joined by the
+            composite connection: their outputs in backbone 1 are its
+            sources, their fusion points in backbone 2 its targets.
+            Defaults to every stage but the stem (CBNetV2).
+        router_indices (list[int], optional): The stage outputs the router
+            pools. Defaults to ``out_indices``.
     """
     stages: List[BackboneStage]
     out_indices: List[int]
+    fused_indices: Optional[List[int]] = None
+    router_indices: Optional[List[int]] = None
+
+    @property
+    def fused(self) -> List[int]:
+        """Indices of the stages joined by the composite connection."""
+        if self.fused_indices is not None:
+            return list(self.fused_indices)
+        return list(range(1, len(self.stages)))
+
+    @property
+    def routed(self) -> List[int]:
+        """Indices of the stage outputs the router pools."""
+        if self.router_indices is not None:
+            return list(self.router_indices)
+        return list(self.out_indices)
+
+    @property
+    def source_channels(self) -> List[int]:
+        """Output channels of the fused stages (composite sources)."""
+        return [self.stages[i].channels for i in self.fused]
+
+    @property
+    def router_channels(self) -> List[int]:
+        """Channels of the maps the router pools."""
+        return [self.stages[i].channels for i in self.routed]
 
     @property
     def channels(self) -> List[int]:
@@ -93,8 +128,9 @@ class BackboneStages(NamedTuple):
 
     @property
     def fusion_channels(self) -> List[int]:
-        """Channels at the fusion point of stages 1..n."""
-        return [s.fusion_channels for s in self._with_defaults()[1:]]
+        """Channels at the fusion points of the fused stages."""
+        declared = self._with_defaults()
+        return [declared[i].fusion_channels for i in self.fused]
 
     def _with_defaults(self) -> List[BackboneStage]:
         """The stages with their fusion point filled in: the stage module
@@ -131,16 +167,32 @@ def supported_backbones() -> List[str]:
     return sorted(c.__name__ for c in _ADAPTERS)
 
 
-def backbone_stages(backbone: nn.Module) -> BackboneStages:
-    """The declared stages of ``backbone``.
+def backbone_stages(backbone: nn.Module,
+                    layout: str = 'cbnetv2') -> BackboneStages:
+    """The declared stages of ``backbone`` for a cascade ``layout``:
+    ``'cbnetv2'`` (every backbone: fusion into each stage's input, sources
+    = stages 1..n, router on the backbone outputs) or ``'dynamicdet'``
+    (DynamicDet's YOLO layout, declared by :class:`EELAN`: fusion after
+    each down-sampling layer, the router on every level from stride 2).
 
     Raises:
         TypeError: If the backbone declares no stages and its exact class
             has no adapter.
+        ValueError: If the backbone does not declare ``layout``.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f'unknown cascade layout {layout!r}; valid layouts: '
+                         f'{list(LAYOUTS)}')
     if callable(getattr(backbone, 'stage_specs', None)):
-        stages, out_indices = backbone.stage_specs()
-    elif type(backbone) in _ADAPTERS:
+        specs = backbone.stage_specs(layout)
+        return BackboneStages(*[list(s) if s is not None else None
+                                for s in specs])
+    if layout != 'cbnetv2':
+        raise ValueError(
+            f"the '{layout}' cascade layout is declared by EELAN backbones "
+            f'(DynamicDet\'s YOLO cascade) only, not by '
+            f"{type(backbone).__name__}; use layout='cbnetv2'")
+    if type(backbone) in _ADAPTERS:
         stages, out_indices = _ADAPTERS[type(backbone)](backbone)
     else:
         parents = [
@@ -173,14 +225,15 @@ def forward_stages(
         stages (BackboneStages): Its declared stages.
         inputs (Tensor): (N, 3, H, W) images.
         fuse (callable, optional): ``fuse(k, x)`` returns what is added to
-            the input ``x`` of the fusion point of stage ``k >= 1``, a
-            tensor shaped like ``x``.
+            the input ``x`` of the fusion point of each fused stage ``k``
+            (``stages.fused``), a tensor shaped like ``x``.
 
     Returns:
         tuple: The backbone's own outputs (what its neck takes) and the list
         of every stage output, (N, channels_k, H / stride_k, W / stride_k).
     """
     declared = stages._with_defaults()
+    fused = set(stages.fused)
     feats: List[Optional[Tensor]] = [None] * len(declared)
 
     def capture(k: int):
@@ -205,7 +258,7 @@ def forward_stages(
     handles = []
     try:
         for k, stage in enumerate(declared):
-            if fuse is not None and k > 0:
+            if fuse is not None and k in fused:
                 handles.append(
                     stage.fusion_module.register_forward_pre_hook(
                         add_fused(k)))

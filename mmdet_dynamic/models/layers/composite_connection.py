@@ -23,8 +23,12 @@ class CompositeConnection(BaseModule):
     This implementation follows CBNetV2: each 1x1 conv is followed by a
     norm layer whose weight starts at zero, so the connection outputs zeros
     at initialisation and backbone 2 starts as a plain backbone. With
-    ``norm_cfg=None`` (DynamicDet's YOLO code) the biased conv itself is
-    zero-initialised.
+    ``norm_cfg=None`` the biased conv itself is zero-initialised, unless
+    ``zero_init=False``: DynamicDet's YOLO code (CBLinear) keeps PyTorch's
+    default conv init. DynamicDet's CBLinear is one conv per source level
+    whose output is split per target level; here each (target, source)
+    pair has its own conv: the same weights, split the same way, and the
+    same parameter count.
 
     Args:
         b1_channels (Sequence[int]): Output channels of backbone-1 layers
@@ -32,6 +36,8 @@ class CompositeConnection(BaseModule):
         b2_in_channels (Sequence[int]): Input channels of backbone-2 layers
             ``L_1 .. L_n``.
         norm_cfg (dict, optional): Norm after each conv. Defaults to BN.
+        zero_init (bool): Start the connection at zero output. Defaults to
+            True.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -39,6 +45,7 @@ class CompositeConnection(BaseModule):
                  b1_channels: Sequence[int],
                  b2_in_channels: Sequence[int],
                  norm_cfg: OptConfigType = dict(type='BN'),
+                 zero_init: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(b1_channels) != len(b2_in_channels):
@@ -48,6 +55,7 @@ class CompositeConnection(BaseModule):
                 f'{len(b2_in_channels)}')
         self.num_levels = len(b1_channels)
         self.norm_cfg = norm_cfg
+        self.zero_init = zero_init
         self.convs = nn.ModuleDict()
         for k in range(self.num_levels):
             for j in range(k, self.num_levels):
@@ -64,6 +72,8 @@ class CompositeConnection(BaseModule):
         self._zero_init()
 
     def _zero_init(self) -> None:
+        if not self.zero_init:
+            return
         for conv in self.convs.values():
             if conv.with_norm:
                 nn.init.zeros_(conv.norm.weight)

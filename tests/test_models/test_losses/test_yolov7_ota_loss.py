@@ -82,9 +82,9 @@ def test_loss_values_by_hand():
 def test_loss_scales_with_batch_and_gains():
     loss = YOLOv7OTALoss(2, ANCHORS, (8, 16, 32), box_gain=0.1,
                          obj_gain=0.2, cls_gain=0.3, anchor_t=1.5)
-    targets = torch.cat([TARGET, TARGET.clone().index_fill_(1,
-                                                             torch.tensor(
-                                                                 [0]), 1)])
+    second = TARGET.clone()
+    second[:, 0] = 1  # the same box on image 1
+    targets = torch.cat([TARGET, second])
     single = make_loss()(zero_preds(), TARGET, (64, 64))
     out = loss(zero_preds(2), targets, (64, 64))
     # two identical images: per-term means unchanged, times batch 2 and gain
