@@ -6,8 +6,9 @@
     # about 16 min on 2 cores
     .venv/bin/python benchmarks/dynamic_latency.py --batch-scaling --repeats 5
 
-For each model (Dy-Faster R-CNN R-18 FPN, the `make demo` config, and
-Dy-YOLO with E-ELAN tiny) at 320 x 320 px and batch sizes 1 and 8, it
+For each model (Dy-Faster R-CNN R-18 FPN, the `make demo` config,
+Dy-YOLO with E-ELAN tiny and Dy-YOLOv7-tiny; ``--models`` picks) at
+320 x 320 px and batch sizes 1 and 8, it
 measures:
 
 * ``lat1``: detector 1 built as a plain mmdet detector (``model.detector``
@@ -59,8 +60,13 @@ MODELS_TO_RUN = {
     'configs/dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py',
     'Dy-YOLO (E-ELAN tiny + YOLOX head)':
     'configs/dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py',
+    'Dy-YOLOv7-tiny':
+    'configs/dynamicdet/dy-yolov7_tiny_joint-router_raccoon.py',
 }
-DEFAULT_CHECKPOINTS = ['work_dirs/demo/iter_120.pth', 'none']
+DEFAULT_CHECKPOINTS = [
+    'work_dirs/demo/iter_120.pth', 'none',
+    'work_dirs/dy-yolov7-tiny/iter_480.pth'
+]
 
 
 class Row(NamedTuple):
@@ -251,11 +257,19 @@ def main():
     parser.add_argument('--num-images', type=int, default=16)
     parser.add_argument('--repeats', type=int, default=11)
     parser.add_argument(
+        '--models',
+        nargs='+',
+        type=int,
+        default=list(range(len(MODELS_TO_RUN))),
+        help='which models, by index: ' + ', '.join(
+            f'{i} {name}' for i, name in enumerate(MODELS_TO_RUN)))
+    parser.add_argument(
         '--checkpoints',
-        nargs=2,
+        nargs='+',
         default=DEFAULT_CHECKPOINTS,
-        help='weights of the two models (Dy-Faster, Dy-YOLO); "none" or a '
-        'missing file: fresh weights')
+        help='weights of the models, one per model of MODELS_TO_RUN in '
+        'order (Dy-Faster, Dy-YOLO, Dy-YOLOv7-tiny); "none" or a missing '
+        'file: fresh weights')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument(
         '--plot', help='also write a PNG of latency against the hard ratio')
@@ -264,6 +278,17 @@ def main():
         action='store_true',
         help='instead: per-image latency of each route by batch size')
     args = parser.parse_args()
+    if len(args.checkpoints) != len(MODELS_TO_RUN):
+        parser.error(f'--checkpoints needs {len(MODELS_TO_RUN)} values (one '
+                     f'per model: {list(MODELS_TO_RUN)}), got '
+                     f'{len(args.checkpoints)}')
+    bad = [i for i in args.models if not 0 <= i < len(MODELS_TO_RUN)]
+    if bad:
+        parser.error(f'--models: no model {bad}; valid: 0..'
+                     f'{len(MODELS_TO_RUN) - 1}')
+    chosen = [(name, config, ckpt) for i, ((name, config), ckpt) in
+              enumerate(zip(MODELS_TO_RUN.items(), args.checkpoints))
+              if i in args.models]
     torch.set_num_threads(args.threads)
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     init_default_scope('mmdet_dynamic')
@@ -272,8 +297,7 @@ def main():
           f'{args.num_images} raccoon test images, median of '
           f'{args.repeats} turns; latency in ms per image\n')
     if args.batch_scaling:
-        for (name, config), ckpt in zip(MODELS_TO_RUN.items(),
-                                        args.checkpoints):
+        for name, config, ckpt in chosen:
             sizes, lats = batch_scaling(config, ckpt, args, images)
             print(f'| {name} | ' + ' | '.join(f'batch {bs}' for bs in sizes) +
                   ' |\n|---|' + '---|' * len(sizes))
@@ -287,7 +311,7 @@ def main():
           'measured / plain detector 1 |')
     print('|---|---|---|---|---|---|---|---|')
     rows = []
-    for (name, config), ckpt in zip(MODELS_TO_RUN.items(), args.checkpoints):
+    for name, config, ckpt in chosen:
         model_rows = run(name, config, ckpt, args, images)
         rows += model_rows
         for r in model_rows:

@@ -65,7 +65,8 @@ def reparameterize_checkpoint(config: str,
     model.eval()
     fused = switch_to_deploy(model)
     if fused == 0:
-        raise ValueError(f'{config}: the model has no RepConv/RepConvN layer '
+        raise ValueError(f'{config}: the model has no layer with a deploy '
+                         'form (RepConv/RepConvN, YOLOv7 head or neck) '
                          'to re-parameterise')
     deploy_cfg = copy.deepcopy(cfg)
     _set_deploy(deploy_cfg.model)

@@ -33,7 +33,7 @@ def test_reparameterize_tool(tmp_path):
                           capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'fused 8 RepConv layers' in proc.stdout
+    assert 'switched 8 layers to their deploy form' in proc.stdout
 
     name = 'faster-rcnn_eelan-tiny-rep_fpn_40i_raccoon_deploy'
     deploy_cfg = Config.fromfile(str(tmp_path / 'out' / f'{name}.py'))

@@ -7,6 +7,12 @@ Counted with mmengine's ``get_model_complexity_info`` (one multiply-add = one
 FLOP, the convention of the papers' "FLOPs"), batch 1, at each paper's input
 size:
 
+* YOLOv7: the whole detector of ``configs/yolov7`` (80 classes): params of
+  the training form, and params and FLOPs of the official deploy form
+  (RepConv, implicit layers and Conv + BN fused, no auxiliary head), FLOPs
+  x2 as YOLOv7's tables (thop's multiply-adds x 2).
+* Dy-YOLOv7: ``configs/dynamicdet/dy-yolov7_*_step1_coco.py``, params with
+  the router, FLOPs x2 of each route (router included) in the fused form.
 * E-ELAN: backbone alone at 640 px (P5 archs) or 1280 px (P6 archs); the
   paper's numbers are for the whole YOLOv7 detector (backbone + head) and
   count two FLOPs per multiply-add (thop's count x 2), hence the x2 column.
@@ -31,7 +37,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 import mmdet_dynamic  # noqa: F401
+from mmdet_dynamic.apis.yolov7_convert import YOLOV7_CONFIGS as _CONFIGS
 from mmdet_dynamic.registry import MODELS
+
+YOLOV7_CONFIGS = {k: osp.basename(v) for k, v in _CONFIGS.items()}
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -78,6 +87,80 @@ def backbones_table():
         print(f'| EELAN-{arch} | {size} | {params / 1e6:.2f} | '
               f'{flops / 1e9:.2f} | {2 * flops / 1e9:.2f} | '
               f'{p_params} / {p_flops} |')
+
+
+# official whole-model figures (80 classes): params training / fused, and
+# thop GFLOPs x 2 of the fused model where measured (REFERENCE.md 2b)
+YOLOV7_OFFICIAL = {
+    'tiny': (6228762, 6219709, 13.9),
+    'L': (37622682, 36905341, 106.5),
+    'X': (71347394, 71311741, 190.6),
+    'W6': (82312436, 70394300, 359.7),
+    'E6': (111898292, 97202940, None),
+    'D6': (154709364, 133757052, None),
+    'E6E': (166408884, 151687420, None),
+}
+# Dy-YOLOv7: config -> (input, official easy / hard GFLOPs after fusion)
+DY_YOLOV7 = {
+    'dy-yolov7_l_step1_coco.py': (640, 104.5, 181.7),
+    'dy-yolov7_x_step1_coco.py': (640, 189.7, 307.6),
+    'dy-yolov7_w6_step1_coco.py': (1280, 359.7, 601.7),
+}
+
+
+def _deploy(model):
+    """The official fused form: RepConv and implicit layers folded,
+    auxiliary convs dropped, Conv + BN fused."""
+    from mmcv.cnn import fuse_conv_bn
+
+    from mmdet_dynamic.models.layers import switch_to_deploy
+    model.eval()
+    switch_to_deploy(model)
+    fuse_conv_bn(model)
+    return model
+
+
+def _numel(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def yolov7_table():
+    print('| model | input | params, training form | params, deploy fused '
+          '| GFLOPs x2, deploy fused | official: params training / fused; '
+          'GFLOPs x2 (thop) / paper |')
+    print('|---|---|---|---|---|---|')
+    for arch, (size, _, p_flops) in YOLOV7_PAPER.items():
+        cfg = Config.fromfile(
+            osp.join(ROOT, 'configs', 'yolov7',
+                     YOLOV7_CONFIGS[arch]))
+        model = MODELS.build(cfg.model)
+        train = _numel(model)
+        _deploy(model)
+        params, flops = count(model, (torch.zeros(1, 3, size, size), ))
+        off_train, off_fused, off_flops = YOLOV7_OFFICIAL[arch]
+        thop = f'{off_flops}' if off_flops else '-'
+        print(f'| YOLOv7-{arch} | {size} | {train:,} | {params:,} | '
+              f'{2 * flops / 1e9:.1f} | {off_train:,} / {off_fused:,}; '
+              f'{thop} / {p_flops} |')
+
+
+def dy_yolov7_table():
+    print('| model | input | params | GFLOPs x2, easy route | GFLOPs x2, '
+          'hard route | official easy / hard |')
+    print('|---|---|---|---|---|---|')
+    for name, (size, easy, hard) in DY_YOLOV7.items():
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'dynamicdet', name))
+        model = MODELS.build(cfg.model)
+        params = _numel(model)
+        _deploy(model)
+        flops = []
+        for route in ('easy', 'hard'):
+            model.test_cfg['tensor_route'] = route
+            flops.append(
+                count(model, (torch.zeros(1, 3, size, size), ))[1])
+        print(f'| {name[:-3]} | {size} | {params:,} | '
+              f'{2 * flops[0] / 1e9:.1f} | {2 * flops[1] / 1e9:.1f} | '
+              f'{easy} / {hard} |')
 
 
 def rsanet_table():
@@ -138,7 +221,8 @@ def detnas_table():
               f'{(flops + head) / 1e6:.0f} | {paper} |')
 
 
-TABLES = dict(backbones=backbones_table, rsanet=rsanet_table,
+TABLES = dict(yolov7=yolov7_table, dy_yolov7=dy_yolov7_table,
+              backbones=backbones_table, rsanet=rsanet_table,
               necks=necks_table, detnas=detnas_table)
 
 

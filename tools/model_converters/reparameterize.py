@@ -36,7 +36,8 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    print(f'fused {fused} RepConv layers\nweights: {out_file}\n'
+    print(f'switched {fused} layers to their deploy form (RepConv fused, '
+          f'implicit layers folded)\nweights: {out_file}\n'
           f'config:  {out_config}')
     return 0
 

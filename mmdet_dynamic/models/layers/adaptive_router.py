@@ -96,16 +96,14 @@ class AdaptiveRouter(BaseModule):
             return F.adaptive_avg_pool2d(feat, 1)
         n, _, hf, wf = feat.shape
         in_h, in_w = input_shape
-        rows = torch.tensor(
-            [min(hf, max(1, math.ceil(h * hf / in_h)))
-             for h, _ in valid_shapes],
-            device=feat.device)
-        cols = torch.tensor(
-            [min(wf, max(1, math.ceil(w * wf / in_w)))
-             for _, w in valid_shapes],
-            device=feat.device)
-        row_mask = torch.arange(hf, device=feat.device)[None] < rows[:, None]
-        col_mask = torch.arange(wf, device=feat.device)[None] < cols[:, None]
-        mask = (row_mask[:, :, None] & col_mask[:, None, :]).to(feat.dtype)
-        total = (feat * mask[:, None]).sum(dim=(2, 3))
-        return total / (rows * cols).to(feat.dtype)[:, None]
+        rows = [min(hf, max(1, math.ceil(h * hf / in_h)))
+                for h, _ in valid_shapes]
+        cols = [min(wf, max(1, math.ceil(w * wf / in_w)))
+                for _, w in valid_shapes]
+        if all(r == hf for r in rows) and all(c == wf for c in cols):
+            return F.adaptive_avg_pool2d(feat, 1)  # no padding to skip
+        # each image's own cells (a crop, no masked copy of the map)
+        return torch.stack([
+            feat[i, :, :r, :c].mean(dim=(1, 2))
+            for i, (r, c) in enumerate(zip(rows, cols))
+        ])[:, :, None, None]
