@@ -59,7 +59,7 @@ def test_model_without_repconv_is_refused(tmp_path):
     model = MODELS.build(Config.fromfile(cfg_file).model)
     ckpt = str(tmp_path / 'r18.pth')
     save_checkpoint(dict(state_dict=model.state_dict()), ckpt)
-    with pytest.raises(ValueError, match='no RepConv'):
+    with pytest.raises(ValueError, match='no layer with a deploy form'):
         reparameterize_checkpoint(cfg_file, ckpt, str(tmp_path / 'o.pth'),
                                   str(tmp_path / 'o.py'))
 

@@ -4,7 +4,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from mmdet_dynamic.registry import MODELS
 
+
+@MODELS.register_module()
 class ImplicitA(nn.Module):
     """Adds a learned per-channel vector: ``x + a``, ``a`` of shape
     (1, C, 1, 1), initialised from N(0, 0.02) as YOLOv7 does."""
@@ -18,6 +21,7 @@ class ImplicitA(nn.Module):
         return x + self.implicit
 
 
+@MODELS.register_module()
 class ImplicitM(nn.Module):
     """Multiplies by a learned per-channel vector: ``x * m``, ``m`` of
     shape (1, C, 1, 1), initialised from N(1, 0.02) as YOLOv7 does."""
