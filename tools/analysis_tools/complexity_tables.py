@@ -13,6 +13,9 @@ size:
   x2 as YOLOv7's tables (thop's multiply-adds x 2).
 * Dy-YOLOv7: ``configs/dynamicdet/dy-yolov7_*_step1_coco.py``, params with
   the router, FLOPs x2 of each route (router included) in the fused form.
+* EfficientDet D0-D7: the whole detectors of ``configs/efficientdet`` (80
+  classes) at each preset's input size; the paper's FLOPs are
+  multiply-adds, as mmengine's.
 * E-ELAN: backbone alone at 640 px (P5 archs) or 1280 px (P6 archs); the
   paper's numbers are for the whole YOLOv7 detector (backbone + head) and
   count two FLOPs per multiply-add (thop's count x 2), hence the x2 column.
@@ -163,6 +166,39 @@ def dy_yolov7_table():
               f'{easy} / {hard} |')
 
 
+# EfficientDet-D<phi>: paper's whole-detector params (M) and multiply-adds
+# (B)
+EFFICIENTDET_PAPER = {
+    0: (3.9, 2.5), 1: (6.6, 6.1), 2: (8.1, 11), 3: (12, 25), 4: (21, 55),
+    5: (34, 135), 6: (52, 226), 7: (52, 325)
+}
+
+
+def efficientdet_table():
+    print('| model | input | backbone | BiFPN width / repeats | head depth | '
+          'params (M) | GFLOPs | paper: params (M) / FLOPs (B) |')
+    print('|---|---|---|---|---|---|---|---|')
+    for phi, (p_params, p_flops) in EFFICIENTDET_PAPER.items():
+        cfg = Config.fromfile(
+            osp.join(ROOT, 'configs', 'efficientdet',
+                     f'efficientdet_d{phi}_8xb16-300e_coco.py'))
+        model = MODELS.build(cfg.model)
+        size = cfg.image_size
+        # mmengine's traced counter needs over 24 GB at 1536 px: count D7 at
+        # half the size (768 = 6 x 128, so every level halves exactly) and
+        # scale by 4; every layer is a per-pixel op, so this is exact
+        scale = 2 if size > 1280 else 1
+        params, flops = count(
+            model, (torch.zeros(1, 3, size // scale, size // scale), ))
+        flops *= scale**2
+        print(f'| EfficientDet-D{phi} | {size} | '
+              f'EfficientNet-{cfg.model.backbone.arch.upper()} | '
+              f'{model.neck.out_channels} / {model.neck.num_repeats} | '
+              f'{model.bbox_head.stacked_convs} | {params / 1e6:.3f} | '
+              f'{flops / 1e9:.2f} | {p_params} / {p_flops} |',
+              flush=True)
+
+
 def rsanet_table():
     cfg = Config.fromfile(RSANET_CONFIG)
     cfg.model.bbox_head.num_classes = 20
@@ -222,6 +258,7 @@ def detnas_table():
 
 
 TABLES = dict(yolov7=yolov7_table, dy_yolov7=dy_yolov7_table,
+              efficientdet=efficientdet_table,
               backbones=backbones_table, rsanet=rsanet_table,
               necks=necks_table, detnas=detnas_table)
 

@@ -3,8 +3,10 @@
 ``mmdet_dynamic.registry.MODELS``."""
 from .dynamic_cascade_detector import (DynamicCascadeDetector, router_loss,
                                        wrapped_detector_cfg)
+from .efficientdet import EfficientDet
 from .yolov7 import YOLOv7
 
 __all__ = [
-    'DynamicCascadeDetector', 'router_loss', 'wrapped_detector_cfg', 'YOLOv7'
+    'DynamicCascadeDetector', 'router_loss', 'wrapped_detector_cfg', 'YOLOv7',
+    'EfficientDet'
 ]

@@ -1,0 +1,19 @@
+# Dy-EfficientDet-D0 on raccoon: two EfficientDet-D0 detectors in cascade
+# (EfficientNet-B0 stages through the backbone seam's EfficientNet adapter,
+# CBNetV2 layout with a zero-initialised BN composite connection; own BiFPN
+# and head each), 40 CPU iterations: shows that the cascade wraps
+# EfficientDet like any mmdet single-stage detector.
+#   python tools/train.py configs/dynamicdet/dy-efficientdet_d0_40i_raccoon.py
+_base_ = '../efficientdet/efficientdet_d0_40i_raccoon.py'
+_detector = dict(_base_.model)
+_backbone = _detector.pop('backbone')
+model = dict(
+    _delete_=True,
+    type='DynamicCascadeDetector',
+    backbone=_backbone,
+    detector=_detector,
+    share_heads=False,
+    test_cfg=dict(threshold=0.5))
+del _detector, _backbone
+find_unused_parameters = True
+visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')
