@@ -2,7 +2,6 @@
 """The YOLOv7 detector."""
 from mmdet.models.detectors import SingleStageDetector
 from mmdet_dynamic.registry import MODELS
-from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
 
 @MODELS.register_module()
@@ -20,20 +19,3 @@ class YOLOv7(SingleStageDetector):
         data_preprocessor (dict, optional): Preprocessor config.
         init_cfg (dict, optional): Initialisation config.
     """
-
-    def __init__(self,
-                 backbone: ConfigType,
-                 neck: ConfigType,
-                 bbox_head: ConfigType,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            bbox_head=bbox_head,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
