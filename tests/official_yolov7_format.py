@@ -146,6 +146,25 @@ class IDetect(nn.Module):
         return out  # the raw (training-mode) outputs
 
 
+class Detect(IDetect):
+    """The deploy detection layer: no implicit layers (released
+    ``yolov7.pt``)."""
+
+    def __init__(self, nc, anchors, ch):
+        super().__init__(nc, anchors, ch)
+        del self.ia, self.im
+
+    def forward(self, x):
+        out = []
+        for i in range(self.nl):
+            y = self.m[i](x[i])
+            bs, _, ny, nx = y.shape
+            out.append(
+                y.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4,
+                                                             2).contiguous())
+        return out
+
+
 class Model(nn.Module):
     """Runs ``self.model`` as the official ``forward_once``: each layer
     reads the outputs named by its ``f``."""
@@ -169,7 +188,7 @@ class Model(nn.Module):
 
 
 COMMON = (Conv, Concat, MP, SP, SPPCSPC, RepConv, ImplicitA, ImplicitM)
-YOLO = (IDetect, Model)
+YOLO = (IDetect, Detect, Model)
 for _cls in COMMON:
     _cls.__module__ = 'models.common'
 for _cls in YOLO:
@@ -304,12 +323,15 @@ def _large(nc):
     return b, outs, anchors
 
 
-def build_official(arch: str, nc: int = 3, seed: int = 0) -> Model:
-    """An official-format YOLOv7 training model (IDetect) with random
-    weights and BN statistics."""
+def build_official(arch: str, nc: int = 3, seed: int = 0,
+                   deploy: bool = False) -> Model:
+    """An official-format YOLOv7 model with random weights and BN
+    statistics: the training form (IDetect) or, with ``deploy``, the
+    deploy form's detection layer (Detect, no implicit layers)."""
     torch.manual_seed(seed)
     b, outs, anchors = {'tiny': _tiny, 'L': _large}[arch](nc)
-    det = IDetect(nc, anchors, [b.ch[i] for i in outs])
+    det = (Detect if deploy else IDetect)(nc, anchors,
+                                          [b.ch[i] for i in outs])
     strides = [8, 16, 32]
     for conv, s in zip(det.m, strides):
         bias = conv.bias.data.view(det.na, -1)

@@ -73,6 +73,23 @@ def test_converted_outputs_equal_the_official_model(converted, arch):
         assert torch.equal(a.labels, b.labels)
 
 
+def test_deploy_form_checkpoint(tmp_path):
+    """The released yolov7.pt form: Detect without implicit layers."""
+    official = build_official('tiny', nc=3, deploy=True)
+    src = str(tmp_path / 'yolov7-tiny.pt')
+    save_official(official, src)
+    ckpt, cfg_path = convert_yolov7_checkpoint(src, str(tmp_path / 'out'))
+    model, cfg = load_converted(ckpt, cfg_path)
+    assert cfg.model.bbox_head.use_implicit is False
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = copy.deepcopy(official).half().float().eval()(x)
+        preds, _ = model._forward(x)
+    for e, p in zip(expected, preds):
+        torch.testing.assert_close(model.bbox_head._official_layout(p), e,
+                                   atol=1e-4, rtol=1e-4)
+
+
 def test_converted_anchors_and_form(converted):
     _, ckpt, cfg_path = converted['L']
     cfg = Config.fromfile(cfg_path)
