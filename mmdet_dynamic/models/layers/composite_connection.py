@@ -16,9 +16,12 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 class CompositeConnection(BaseModule):
     """Dense higher-level composition from backbone 1 into backbone 2.
 
-    With backbone layers ``L_0`` (stem) .. ``L_n``, the input of backbone-2
-    layer ``k >= 1`` gets ``sum_{j >= k} resize(Conv1x1(F1_j), size of that
-    input, nearest)``, where ``F1_j`` is backbone 1's layer-``j`` output.
+    With the fused levels ``L_1 .. L_n`` of the two backbones (CBNetV2
+    layout: every stage after the stem; DynamicDet's YOLO layout: every
+    level from stride 2, see :mod:`..backbone_stages`), the fusion point of
+    backbone-2 level ``k`` gets ``sum_{j >= k} resize(Conv1x1(F1_j), size
+    of that point, nearest)``, where ``F1_j`` is backbone 1's level-``j``
+    output.
 
     This implementation follows CBNetV2: each 1x1 conv is followed by a
     norm layer whose weight starts at zero, so the connection outputs zeros
@@ -31,10 +34,10 @@ class CompositeConnection(BaseModule):
     same parameter count.
 
     Args:
-        b1_channels (Sequence[int]): Output channels of backbone-1 layers
+        b1_channels (Sequence[int]): Output channels of backbone-1 levels
             ``L_1 .. L_n``.
-        b2_in_channels (Sequence[int]): Input channels of backbone-2 layers
-            ``L_1 .. L_n``.
+        b2_in_channels (Sequence[int]): Channels at the fusion points of
+            backbone-2 levels ``L_1 .. L_n``.
         norm_cfg (dict, optional): Norm after each conv. Defaults to BN.
         zero_init (bool): Start the connection at zero output. Defaults to
             True.
@@ -84,13 +87,14 @@ class CompositeConnection(BaseModule):
 
     def forward(self, level: int, feats1: Sequence[Tensor],
                 size) -> Tensor:
-        """Composite input for backbone-2 layer ``level + 1``.
+        """Composite input for the fusion point of backbone-2 level
+        ``level`` (0-based among ``L_1 .. L_n``).
 
         Args:
-            level (int): 0-based index among layers ``L_1 .. L_n``.
+            level (int): 0-based index among levels ``L_1 .. L_n``.
             feats1 (Sequence[Tensor]): Backbone-1 outputs of ``L_1 .. L_n``,
                 each (N, b1_channels[j], H_j, W_j).
-            size (tuple[int, int]): Spatial size of that layer's input.
+            size (tuple[int, int]): Spatial size at that fusion point.
 
         Returns:
             Tensor: (N, b2_in_channels[level], *size).
