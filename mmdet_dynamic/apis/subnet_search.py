@@ -15,7 +15,6 @@
 """
 import copy
 import json
-import os
 import os.path as osp
 import random
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -26,6 +25,7 @@ from mmengine.utils import ProgressBar
 
 from ..models.backbones.shufflenetv2_supernet import (CHOICES,
                                                       ShuffleNetV2Supernet)
+from ..utils.atomic_write import write_atomically
 
 Arch = Tuple[int, ...]
 
@@ -418,10 +418,13 @@ class EvolutionSearch:
     def save(self) -> None:
         if not self.state_file:
             return
-        tmp = self.state_file + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.state_dict(), f)
-        os.replace(tmp, self.state_file)
+        state = self.state_dict()
+
+        def write(path: str) -> None:
+            with open(path, 'w') as f:
+                json.dump(state, f)
+
+        write_atomically(self.state_file, write)
 
     # --------------------------------------------------------------- run
     def run(self, resume: bool = False, progress: bool = True,

@@ -18,12 +18,11 @@ the official sub-keys of each layer mapped to our keys.
 """
 import codecs
 import copy
-import io
+import functools
 import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -33,6 +32,8 @@ from mmcv.cnn import ConvModule
 
 from ..models.layers.rep_conv import RepConv
 from ..models.layers.yolov7_downsample import DownC, MPDownsample
+from ..utils.atomic_write import write_atomically
+from ..utils.strict_checkpoint import state_dict_mismatch
 
 LayerMap = Dict[str, str]  # official sub-key -> our state-dict key
 
@@ -57,6 +58,7 @@ for _name in ('float16', 'float32', 'float64', 'int64', 'int32', 'uint8',
     _SAFE_GLOBALS[('torch', _name)] = getattr(torch, _name)
 
 
+@functools.lru_cache(maxsize=None)
 def _numpy_globals() -> Dict[Tuple[str, str], Any]:
     """numpy's array/scalar rebuilders (``best_fitness`` is an array)."""
     import numpy as np
@@ -411,36 +413,6 @@ def split_cblinear(weight: torch.Tensor, bias: torch.Tensor,
     return list(zip(ws, bs))
 
 
-def save_atomically(obj: Any, path: str) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename:
-    no half-written file is left behind."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_text_atomically(text: str, path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with io.open(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 # ------------------------------------------------------------- conversion
 YOLOV7_CONFIGS = {
     'tiny': 'yolov7/yolov7_tiny_8xb16-300e_coco.py',
@@ -597,45 +569,38 @@ def convert_yolov7_checkpoint(src: str, out_dir: str,
         mapped = map_layers(
             _group_layers(state, 'model.'), official_layer_map(model), own,
             'model.')
+        router_note = None
     else:
-        mapped = _map_dynamicdet(model, state, own)
-    router_note = 'converted (easiness negated into difficulty)'
-    if kind == 'dynamicdet' and 'router.fc1.weight' not in mapped:
-        # a step-1 checkpoint: the router starts from its own init
-        model.init_weights()
-        for key, value in model.router.state_dict().items():
-            mapped[f'router.{key}'] = value
-        router_note = 'initialised (step-1 checkpoint has no router)'
-    if kind == 'dynamicdet':
-        # Delta (the median of L1 - L2) is router-training state the
-        # official checkpoints do not keep; phase 2 re-estimates it
-        mapped['delta'] = own['delta']
-    missing = [k for k in own if k not in mapped]
-    if missing:
-        raise ConversionError(
-            f'{src}: {len(missing)} model tensors get no official tensor, '
-            f'e.g. {missing[:5]}')
+        mapped, router_note = _map_dynamicdet(model, state, own)
+        model_cfg['test_cfg'] = dict(threshold=0.5)
+    problem = state_dict_mismatch(model, mapped)
+    if problem:
+        raise ConversionError(f'{src}: the converted tensors do not fit the '
+                              f'model: {problem}')
+    # a strict load proves the checkpoint fits the config before writing
+    model.load_state_dict(mapped, strict=True)
     cfg.model = model_cfg
-    if kind == 'dynamicdet':
-        cfg.model['test_cfg'] = dict(threshold=0.5)
     meta = dict(
         converted_from=osp.basename(src),
         source_format=kind,
         arch=arch,
-        router=router_note if kind == 'dynamicdet' else None,
+        router=router_note,
         official_epoch=checkpoint.get('epoch') if isinstance(
             checkpoint.get('epoch'), int) else None)
-    # a strict load proves the checkpoint fits the config before writing
-    model.load_state_dict(mapped, strict=True)
-    real = model
     ckpt_path = osp.join(out_dir, f'{name}.pth')
     cfg_path = osp.join(out_dir, f'{name}.py')
     cfg.load_from = ckpt_path
     text = cfg.pretty_text
-    save_atomically(dict(state_dict=real.state_dict(), meta=meta),
-                    ckpt_path)
+
+    def write_config(path: str) -> None:
+        with open(path, 'w') as f:
+            f.write(text)
+
+    write_atomically(
+        ckpt_path, lambda path: torch.save(
+            dict(state_dict=model.state_dict(), meta=meta), path))
     try:
-        write_text_atomically(text, cfg_path)
+        write_atomically(cfg_path, write_config)
     except BaseException:
         os.remove(ckpt_path)
         raise
@@ -643,10 +608,17 @@ def convert_yolov7_checkpoint(src: str, out_dir: str,
 
 
 def _map_dynamicdet(model: nn.Module, state: Dict[str, torch.Tensor],
-                    own: Dict[str, torch.Tensor]
-                    ) -> 'OrderedDict[str, torch.Tensor]':
+                    own: Dict[str, torch.Tensor]) -> Tuple[dict, str]:
     """DynamicDet's ``model_b`` (B1), ``model_b2`` (CBLinear, then B2),
-    ``model_h`` / ``model_h2`` (necks and heads) and ``router``."""
+    ``model_h`` / ``model_h2`` (necks and heads) and ``router``.
+
+    Returns:
+        tuple: Our state dict and a note on the router (converted, or
+        initialised for a step-1 checkpoint, which has none). Delta (the
+        median of L1 - L2) is router-training state the official
+        checkpoints do not keep: it stays at its initial value and the
+        router phase re-estimates it.
+    """
     d1, d2 = model.detector1, model.detector2
     mapped = map_layers(
         _group_layers(state, 'model_b.'),
@@ -679,8 +651,12 @@ def _map_dynamicdet(model: nn.Module, state: Dict[str, torch.Tensor],
             [head_layer(det.bbox_head, f'{ours}.bbox_head')]
         mapped.update(
             map_layers(_group_layers(state, prefix), layers, own, prefix))
-    if 'router.layer1.weight' not in state:
-        return mapped  # step 1: no router
+    mapped['delta'] = own['delta']
+    if 'router.layer1.weight' not in state:  # step 1: the router's own init
+        model.init_weights()
+        for key, value in model.router.state_dict().items():
+            mapped[f'router.{key}'] = value
+        return mapped, 'initialised (step-1 checkpoint has no router)'
     w1, b1 = state['router.layer1.weight'], state['router.layer1.bias']
     w2, b2_ = state['router.layer2.weight'], state['router.layer2.bias']
     for key, value in (('router.fc1.weight', w1.flatten(1)),
@@ -691,4 +667,4 @@ def _map_dynamicdet(model: nn.Module, state: Dict[str, torch.Tensor],
             raise ConversionError(f'{key}: {tuple(value.shape)} vs '
                                   f'{tuple(own[key].shape)}')
         mapped[key] = value
-    return mapped
+    return mapped, 'converted (easiness negated into difficulty)'

@@ -3,10 +3,10 @@
 safe writing."""
 import json
 import math
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Sequence, Tuple
+
+from ..utils.atomic_write import write_atomically
 
 
 class AnnotationError(ValueError):
@@ -87,14 +87,9 @@ def write_coco_json(coco: Dict, out_file: str) -> None:
         coco (dict): Dict with ``images``, ``annotations``, ``categories``.
         out_file (str): Destination path; parent folders are created.
     """
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.json.tmp', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'w') as f:
+
+    def write(path: str) -> None:
+        with open(path, 'w') as f:
             json.dump(coco, f)
-        os.replace(tmp, out_file)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    write_atomically(out_file, write)

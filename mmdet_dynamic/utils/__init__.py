@@ -1,5 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Utilities of mmdet_dynamic."""
+from .atomic_write import write_atomically
 from .checkpoint_safety import (history_buffer_getattr, mmengine_safe_globals,
                                 register_mmengine_safe_globals)
 from .config_check import (check_data_paths, check_router_hook,
@@ -20,5 +21,5 @@ __all__ = [
     'init_cpu_process_group', 'needs_cpu_distributed', 'mmdet_tool_path',
     'run_mmdet_tool', 'tool_config', 'register_all_modules',
     'CheckpointMismatchError', 'load_checkpoint_strictly',
-    'state_dict_mismatch'
+    'state_dict_mismatch', 'write_atomically'
 ]

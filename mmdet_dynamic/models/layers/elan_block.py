@@ -117,7 +117,4 @@ class ELANBlock(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         """(N, in_channels, H, W) -> (N, out_channels, H, W)."""
         outs = self.forward_branches(x)
-        out = outs[0]
-        for y in outs[1:]:
-            out = out + y
-        return out
+        return sum(outs[1:], outs[0])

@@ -153,14 +153,11 @@ def switch_to_deploy(model: nn.Module) -> int:
     Returns:
         int: Number of modules switched.
     """
-    layers = [
-        m for m in model.modules()
-        if callable(getattr(m, 'switch_to_deploy', None))
-        and not getattr(m, 'deploy', False)
-    ]
     count = 0
-    for m in layers:
-        if not getattr(m, 'deploy', False):  # a parent may have done it
+    for m in list(model.modules()):  # switching may remove submodules
+        # a parent's switch (the YOLOv7 neck's) may already have done it
+        if callable(getattr(m, 'switch_to_deploy', None)) and \
+                not getattr(m, 'deploy', False):
             m.switch_to_deploy()
             count += 1
     return count

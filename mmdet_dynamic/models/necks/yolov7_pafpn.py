@@ -230,9 +230,7 @@ class YOLOv7PAFPN(BaseModule):
                                mode='nearest')
             lateral = self.lateral_convs[i](inputs[-2 - i])
             parts = block.forward_branches(torch.cat([lateral, up], dim=1))
-            x = parts[0]
-            for y in parts[1:]:
-                x = x + y
+            x = sum(parts[1:], parts[0])  # the block's output
             td_outs.append(x)
             aux_sources.append(parts[-1])
         outs = [x]

@@ -2,20 +2,13 @@
 """Dy-YOLOv7: DynamicDet's YOLO cascade layout (router levels, fusion
 points) and the official parameter counts."""
 import copy
-import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet_dynamic.models.layers import backbone_stages
 from mmdet_dynamic.registry import MODELS
-from ...conftest import PROJECT_ROOT
-
-
-def load(name):
-    return Config.fromfile(
-        osp.join(PROJECT_ROOT, 'configs', 'dynamicdet', name))
+from .conftest import load_cfg
 
 
 def count(module):
@@ -33,7 +26,7 @@ OFFICIAL = {
 @pytest.mark.parametrize('name', list(OFFICIAL))
 def test_official_parameter_counts(name):
     total, router, composite = OFFICIAL[name]
-    model = MODELS.build(copy.deepcopy(load(name).model))
+    model = MODELS.build(copy.deepcopy(load_cfg(name).model))
     assert count(model) == total
     assert count(model.router) == router
     assert count(model.composite) == composite
@@ -42,7 +35,7 @@ def test_official_parameter_counts(name):
 
 
 def test_l_parts():
-    model = MODELS.build(copy.deepcopy(load('dy-yolov7_l_step1_coco.py')
+    model = MODELS.build(copy.deepcopy(load_cfg('dy-yolov7_l_step1_coco.py')
                                        .model))
     for det in (model.detector1, model.detector2):
         assert count(det.backbone) == 13371808
@@ -102,7 +95,7 @@ def test_fusion_enters_after_each_downsampling():
     """In B2, each declared fusion module runs on its usual input plus the
     composite input of its level (sources j >= k), nothing else."""
     torch.manual_seed(0)
-    cfg = copy.deepcopy(load('dy-yolov7_tiny_40i_raccoon.py').model)
+    cfg = copy.deepcopy(load_cfg('dy-yolov7_tiny_40i_raccoon.py').model)
     model = MODELS.build(cfg).eval()
     model.init_weights()
     x = torch.rand(1, 3, 64, 64)
@@ -134,7 +127,7 @@ def test_fusion_enters_after_each_downsampling():
 
 def test_tiny_cascade_routes_and_predicts():
     torch.manual_seed(0)
-    cfg = copy.deepcopy(load('dy-yolov7_tiny_40i_raccoon.py').model)
+    cfg = copy.deepcopy(load_cfg('dy-yolov7_tiny_40i_raccoon.py').model)
     model = MODELS.build(cfg)
     model.init_weights()
     model.eval()
