@@ -36,7 +36,7 @@ fi
 PY="$VENV/bin/python"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_value)" ] \
-    && "$PY" -c "import mmcv.ops, mmdet, mmengine, pycocotools, mim, mmdet_dynamic" 2>/dev/null; then
+    && "$PY" -c "import mmcv.ops, mmdet, mmengine, pycocotools, mim, onnx, onnxruntime, mmdet_dynamic" 2>/dev/null; then
     log "environment up to date ($VENV)"
     exit 0
 fi

@@ -49,6 +49,35 @@ def router_loss(phi: Tensor, l1: Tensor, l2: Tensor, delta: Tensor) -> Tensor:
     return ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
 
 
+def own_pad_groups(inputs: Tensor, samples: SampleList,
+                   pad_size_divisor: int) -> List[Tuple[Tensor, tuple]]:
+    """Images grouped by the input size each would have alone (its
+    ``img_shape`` padded to ``pad_size_divisor``, as mmdet's preprocessor
+    pads one image), capped by the batch's size.
+
+    Args:
+        inputs (Tensor): (N, 3, H, W) padded batch.
+        samples (list[DetDataSample]): Its N samples.
+        pad_size_divisor (int): The preprocessor's divisor.
+
+    Returns:
+        list: ``[(indices, (h, w)), ...]`` in order of first appearance.
+    """
+    height, width = inputs.shape[-2:]
+    div = int(pad_size_divisor)
+    groups: Dict[tuple, List[int]] = {}
+    for i, sample in enumerate(samples):
+        if 'img_shape' not in sample:
+            shape = (height, width)
+        else:
+            h, w = sample.img_shape[:2]
+            shape = (min(height, -(-h // div) * div),
+                     min(width, -(-w // div) * div))
+        groups.setdefault(shape, []).append(i)
+    return [(torch.tensor(idx, device=inputs.device), shape)
+            for shape, idx in groups.items()]
+
+
 def wrapped_detector_cfg(cascade_cfg: ConfigType) -> dict:
     """The single detector a cascade config wraps (``detector``, with
     ``backbone`` put back when the config gives it at the top level): what
@@ -554,22 +583,9 @@ class DynamicCascadeDetector(BaseDetector):
 
     def _own_pad_groups(self, inputs: Tensor,
                         samples: SampleList) -> List[Tuple[Tensor, tuple]]:
-        """Images grouped by the input size each would have alone (its
-        ``img_shape`` padded to the preprocessor's ``pad_size_divisor``):
-        ``[(indices, (h, w)), ...]`` in order of first appearance."""
-        div = int(getattr(self.data_preprocessor, 'pad_size_divisor', 1))
-        height, width = inputs.shape[-2:]
-        groups: Dict[tuple, List[int]] = {}
-        for i, sample in enumerate(samples):
-            if 'img_shape' not in sample:
-                shape = (height, width)
-            else:
-                h, w = sample.img_shape[:2]
-                shape = (min(height, -(-h // div) * div),
-                         min(width, -(-w // div) * div))
-            groups.setdefault(shape, []).append(i)
-        return [(torch.tensor(idx, device=inputs.device), shape)
-                for shape, idx in groups.items()]
+        return own_pad_groups(
+            inputs, samples,
+            int(getattr(self.data_preprocessor, 'pad_size_divisor', 1)))
 
     def difficulty_logits(self, batch_inputs: Tensor,
                           batch_data_samples: SampleList) -> Tensor:

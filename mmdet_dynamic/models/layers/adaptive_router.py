@@ -87,6 +87,48 @@ class AdaptiveRouter(BaseModule):
             self._pool(f, valid_shapes, input_shape).flatten(1)
             for f in feats
         ], dim=1)
+        return self._score(pooled)
+
+    def masked_logits(self, feats: Sequence[Tensor], valid_hw: Tensor,
+                      input_hw: Tuple) -> Tensor:
+        """:meth:`logits` with each image's size as a tensor, pooled with
+        masks instead of crops: the same cells and the same function (to
+        float rounding), written in tensor operations only, so that a traced
+        export (ONNX) keeps it for any input size.
+
+        Args:
+            feats (Sequence[Tensor]): Maps (N, C_i, H_i, W_i).
+            valid_hw (Tensor): (N, 2) int64, each image's own (h, w).
+            input_hw (tuple): (H, W) of the padded input (ints, or traced
+                sizes).
+
+        Returns:
+            Tensor: Logits (N, ).
+        """
+        in_h, in_w = input_hw
+        pooled = []
+        for feat in feats:
+            hf, wf = feat.shape[-2:]
+            rows = self._cells(valid_hw[:, 0], hf, in_h)
+            cols = self._cells(valid_hw[:, 1], wf, in_w)
+            mask = ((torch.arange(hf, device=feat.device)[None] <
+                     rows[:, None])[:, :, None]
+                    & (torch.arange(wf, device=feat.device)[None] <
+                       cols[:, None])[:, None, :]).to(feat.dtype)
+            total = (feat * mask[:, None]).sum(dim=(2, 3))
+            pooled.append(total / (rows * cols).to(feat.dtype)[:, None])
+        return self._score(torch.cat(pooled, dim=1))
+
+    @staticmethod
+    def _cells(size: Tensor, cells, in_size) -> Tensor:
+        """``min(cells, max(1, ceil(size * cells / in_size)))`` in integer
+        tensor arithmetic."""
+        n = torch.div(size * cells + in_size - 1, in_size,
+                      rounding_mode='floor')
+        return torch.minimum(n.clamp(min=1), torch.as_tensor(cells))
+
+    def _score(self, pooled: Tensor) -> Tensor:
+        """FC, ReLU, FC on the pooled (N, d) vector: logits (N, )."""
         return self.fc2(F.relu(self.fc1(pooled))).squeeze(1)
 
     @staticmethod

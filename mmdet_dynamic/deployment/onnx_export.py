@@ -1,0 +1,415 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""Export a trained detector to ONNX graphs that keep the routing.
+
+A :class:`DynamicCascadeDetector` becomes three graphs:
+
+* ``router.onnx`` (a): ``image, valid_hw -> logit, phi, b1_feat*``: B1 and
+  the router (each image pooled over its own ``valid_hw`` region);
+* ``easy.onnx`` (b): B1's outputs ``[, valid_hw] -> out*``: detector 1's
+  neck and heads;
+* ``hard.onnx`` (c): ``image``, B1's fused stage outputs ``[, valid_hw]
+  -> out*``: B2 with the composite input, then detector 2's neck and heads.
+
+A plain mmdet detector becomes one graph, ``detector.onnx``
+(``image [, valid_hw] -> out*``). ``out*`` are the head's ``forward``
+outputs for single-stage detectors, and ``rois, cls_score, bbox_pred`` for
+two-stage ones (RPN proposals with ONNX ``NonMaxSuppression``, RoI
+features with ONNX ``RoiAlign``, see :mod:`.two_stage_graph`); the runner
+applies the head's own ``predict_by_feat`` (decoding, score threshold,
+NMS) to them. ``valid_hw`` (N, 2) int64 is each image's ``img_shape``.
+
+Every file carries, under the metadata key ``mmdet_dynamic``, a JSON
+record: the graph's role, input and output names, the class names, the
+routing threshold, the preprocessing (test pipeline, mean/std, channel
+order, padding), the heads' test settings (score threshold, pre-NMS and
+NMS), the input size of a fixed-shape export, and the config.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from torch import Tensor
+
+from mmdet_dynamic.registry import MODELS
+from ..models.layers.rep_conv import switch_to_deploy
+from ..utils.strict_checkpoint import load_checkpoint_strictly
+from .route_graphs import (DetectorGraph, EasyRouteGraph, HardRouteGraph,
+                           RouterGraph)
+from .two_stage_graph import (UnsupportedExportError,
+                              check_two_stage_exportable)
+
+META_KEY = 'mmdet_dynamic'
+FORMAT_VERSION = 1
+CASCADE_FILES = ('router.onnx', 'easy.onnx', 'hard.onnx')
+DETECTOR_FILE = 'detector.onnx'
+# mmcv ops with an exact standard ONNX counterpart in this exporter
+SUPPORTED_MMCV_OPS = ('RoIAlign', )
+DEFAULT_OPSET = 17
+
+
+def check_standard_ops(model: nn.Module) -> None:
+    """Refuse models holding mmcv ops that standard ONNX lacks.
+
+    Raises:
+        UnsupportedExportError: Naming the first such module and its op.
+    """
+    for name, module in model.named_modules():
+        cls = type(module)
+        if cls.__module__.startswith('mmcv.ops') and \
+                cls.__name__ not in SUPPORTED_MMCV_OPS:
+            raise UnsupportedExportError(
+                f'{name} is mmcv.ops.{cls.__name__}, which has no standard '
+                'ONNX op (onnxruntime runs it only with mmdeploy\'s custom '
+                'ops); export stops and nothing is written. Replace it '
+                '(e.g. a plain conv for a deformable one) to export.')
+
+
+def test_pipeline_cfg(cfg: Config) -> list:
+    """The config's test pipeline (``test_dataloader.dataset.pipeline`` or
+    ``test_pipeline``)."""
+    pipeline = None
+    if cfg.get('test_dataloader'):
+        pipeline = cfg.test_dataloader.dataset.get('pipeline')
+    pipeline = pipeline or cfg.get('test_pipeline')
+    if not pipeline:
+        raise KeyError('the config has no test pipeline '
+                       '(test_dataloader.dataset.pipeline or test_pipeline)'
+                       ': the runner needs it to preprocess images')
+    return list(pipeline)
+
+
+def data_preprocessor_cfg(cfg: Config) -> dict:
+    """The model's data preprocessor config (a cascade's own, else its
+    wrapped detector's, as :class:`DynamicCascadeDetector` picks)."""
+    pre = cfg.model.get('data_preprocessor') or cfg.model.get(
+        'detector', {}).get('data_preprocessor')
+    if pre is None:
+        raise KeyError('the config has no model.data_preprocessor')
+    return pre
+
+
+def preprocess_spec(cfg: Config) -> dict:
+    """What turns an image into the graphs' input, for the metadata: the
+    test pipeline and the data preprocessor's config, with the input size,
+    normalisation, channel order and padding spelled out."""
+    pipeline = test_pipeline_cfg(cfg)
+    pre = _plain(data_preprocessor_cfg(cfg))
+    resize = [t for t in pipeline if 'Resize' in t['type']]
+    return dict(
+        pipeline=_plain(pipeline),
+        data_preprocessor=pre,
+        input_size=_plain(resize[0].get('scale')) if resize else None,
+        mean=pre.get('mean'),
+        std=pre.get('std'),
+        bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)),
+        pad_size_divisor=int(pre.get('pad_size_divisor', 1)),
+        pad_value=pre.get('pad_value', 0))
+
+
+def _plain(obj):
+    """Config values as plain JSON types."""
+    return json.loads(json.dumps(obj, default=lambda o: repr(o)))
+
+
+def _head_settings(detector_cfg: dict) -> dict:
+    """The heads' test settings (score threshold, pre-NMS, NMS)."""
+    return _plain(detector_cfg.get('test_cfg') or {})
+
+
+def _dynamic_axes(names: Sequence[str], shapes: Sequence[torch.Size],
+                  dynamic_hw: bool, batch_names: Sequence[str]) -> Dict:
+    axes = {}
+    for name, shape in zip(names, shapes):
+        ax = {0: 'batch' if name in batch_names else f'{name}_n'}
+        if dynamic_hw and len(shape) == 4:
+            ax.update({2: f'{name}_h', 3: f'{name}_w'})
+        axes[name] = ax
+    return axes
+
+
+def _export(module: nn.Module, args: Tuple[Tensor, ...],
+            input_names: List[str], output_prefix: str, path: str,
+            dynamic_hw: bool, opset: int, meta: dict,
+            check_args: Optional[Tuple[Tensor, ...]] = None) -> List[Tensor]:
+    """Trace ``module`` on ``args`` into ``path`` and add ``meta``; with
+    ``check_args`` (inputs of another size), check the graph against
+    PyTorch on them. Returns PyTorch's outputs on ``args`` and on
+    ``check_args`` (the next graph's example inputs)."""
+    import onnx
+    # a new wrapper module is in training mode, and torch.onnx.export
+    # restores each module's mode afterwards: eval mode first, or BN layers
+    # would use (and update) batch statistics
+    module.eval()
+    with torch.no_grad():
+        outs = module(*args)
+    if output_prefix == 'router':
+        output_names = ['logit', 'phi'] + [
+            f'b1_feat{i}' for i in range(len(outs) - 2)
+        ]
+    else:
+        output_names = [f'out{i}' for i in range(len(outs))]
+    batch = ['image', 'valid_hw', 'logit', 'phi'] + [
+        n for n in input_names + output_names if n.startswith('b1_feat')
+    ]
+    axes = _dynamic_axes(input_names + output_names,
+                         [a.shape for a in args] + [o.shape for o in outs],
+                         dynamic_hw, batch)
+    try:
+        torch.onnx.export(
+            module,
+            args,
+            path,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False)
+    except (torch.onnx.errors.UnsupportedOperatorError,
+            torch.onnx.errors.SymbolicValueError) as err:
+        raise UnsupportedExportError(
+            f'{type(module).__name__}: an operator has no ONNX opset-{opset} '
+            f'form: {err}') from err
+    model = onnx.load(path)
+    meta = dict(meta, outputs=output_names,
+                inputs=[i.name for i in model.graph.input])
+    if isinstance(getattr(module, 'heads', None), nn.Module):
+        meta['structure'] = module.heads.structure
+    if isinstance(module, RouterGraph):
+        meta.update(easy_inputs=module.easy_names,
+                    hard_inputs=module.hard_names)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(meta)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    if check_args is None:
+        return list(outs), None
+    with torch.no_grad():
+        ref = module(*check_args)
+    _check_graph(path, input_names, check_args, ref,
+                 exact_values=not meta['two_stage'])
+    return list(outs), list(ref)
+
+
+def _check_graph(path: str, input_names: List[str],
+                 args: Sequence[Tensor], ref: Sequence[Tensor],
+                 exact_values: bool) -> None:
+    """Run the exported graph on inputs of another size than it was
+    traced at and compare with PyTorch: a layer that fixed a size at trace
+    time (a Python int taken from a shape) gives other output shapes or
+    values."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    feeds = {n: a.numpy() for n, a in zip(input_names, args)}
+    outs = sess.run(None, {i.name: feeds[i.name] for i in sess.get_inputs()})
+    size = tuple(args[0].shape[-2:])
+    for i, (got, want) in enumerate(zip(outs, ref)):
+        same_shape = got.shape[1:] == tuple(want.shape[1:]) if not \
+            exact_values else got.shape == tuple(want.shape)
+        close = same_shape and (not exact_values or torch.allclose(
+            torch.from_numpy(got), want, rtol=1e-3,
+            atol=1e-3 * float(want.abs().max()) + 1e-6))
+        if not close:
+            raise UnsupportedExportError(
+                f'{osp.basename(path)}: at input size {size} output {i} '
+                f'of the ONNX graph ({got.shape}) differs from PyTorch\'s '
+                f'({tuple(want.shape)}): a layer fixed a size when it was '
+                'traced, so the graph only holds for the traced size. '
+                'Export with a fixed --input-shape H W (and a test '
+                'pipeline that pads every image to it).')
+
+
+def _example_inputs(spec: dict, input_shape: Optional[Tuple[int, int]]
+                    ) -> Tuple[Tensor, Tensor]:
+    """A batch of two random images at the export size, the second with a
+    smaller valid region (so the router's masked pooling is traced)."""
+    if input_shape is None:
+        size = spec['input_size'] or (320, 320)
+        w, h = (size, size) if isinstance(size, int) else size
+        div = spec['pad_size_divisor']
+        input_shape = (-(-h // div) * div, -(-w // div) * div)
+    h, w = input_shape
+    image = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(0))
+    valid_hw = torch.tensor([[h, w], [max(1, h * 3 // 4), w]],
+                            dtype=torch.int64)
+    return image, valid_hw
+
+
+def build_deploy_model(config: str,
+                       checkpoint: str,
+                       allow_partial: bool = False
+                       ) -> Tuple[nn.Module, Config]:
+    """The model of ``config`` with ``checkpoint`` loaded strictly, in eval
+    mode, with RepConv and YOLOv7's implicit layers fused."""
+    import mmdet_dynamic  # noqa: F401
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    load_checkpoint_strictly(model, checkpoint, allow_partial)
+    model.eval()
+    switch_to_deploy(model)
+    return model, cfg
+
+
+def export_onnx(config: str,
+                checkpoint: str,
+                out_dir: str,
+                input_shape: Optional[Tuple[int, int]] = None,
+                opset: int = DEFAULT_OPSET,
+                allow_partial: bool = False) -> List[str]:
+    """Export ``config`` + ``checkpoint`` to ONNX graphs in ``out_dir``.
+
+    Args:
+        config (str): The model's config.
+        checkpoint (str): Its trained weights (loaded strictly).
+        out_dir (str): Where the graphs go (created).
+        input_shape (tuple, optional): (H, W) for a fixed-shape export;
+            by default height and width are dynamic (any size the test
+            pipeline gives). The batch axis is always dynamic.
+        opset (int): ONNX opset (16 or newer: ``RoiAlign``'s half-pixel
+            mode).
+        allow_partial (bool): Accept a checkpoint that does not fit.
+
+    Returns:
+        list[str]: The files written.
+
+    Raises:
+        CheckpointMismatchError: The checkpoint does not fit the config.
+        UnsupportedExportError: The model holds an op that standard ONNX
+            lacks (named).
+        KeyError: The config lacks a test pipeline or data preprocessor.
+
+    Nothing is written unless every graph exports: the graphs are written
+    to a temporary folder and moved into ``out_dir`` at the end.
+    """
+    if opset < 16:
+        raise ValueError(f'opset {opset} is too old: ONNX RoiAlign has '
+                         'the half-pixel mode from opset 16')
+    if input_shape is not None and (len(input_shape) != 2
+                                    or min(input_shape) <= 0):
+        raise ValueError(f'input_shape must be (H, W) > 0, got '
+                         f'{input_shape}')
+    model, cfg = build_deploy_model(config, checkpoint, allow_partial)
+    check_standard_ops(model)
+    cascade = type(model).__name__ == 'DynamicCascadeDetector'
+    detectors = [model.detector1, model.detector2] if cascade else [model]
+    two_stage = hasattr(detectors[0], 'roi_head')
+    if two_stage:
+        for det in detectors:
+            check_two_stage_exportable(det)
+    spec = preprocess_spec(cfg)
+    if cascade:
+        from ..models.detectors.dynamic_cascade_detector import \
+            wrapped_detector_cfg
+        det_cfg = wrapped_detector_cfg(cfg.model)
+    else:
+        det_cfg = dict(cfg.model)
+    dataset_meta = getattr(model, 'dataset_meta', None) or {}
+    classes = dataset_meta.get('classes') or _classes_of(cfg)
+    meta = dict(
+        format=FORMAT_VERSION,
+        kind='cascade' if cascade else 'detector',
+        two_stage=two_stage,
+        classes=list(classes) if classes else None,
+        threshold=model.test_cfg['threshold'] if cascade else None,
+        preprocess=spec,
+        head_settings=_head_settings(det_cfg),
+        input_shape=list(input_shape) if input_shape else None,
+        opset=opset,
+        config=cfg.pretty_text)
+    image, valid_hw = _example_inputs(spec, input_shape)
+    dynamic_hw = input_shape is None
+    check = None
+    if dynamic_hw:  # another size, to check the graphs are not size-bound
+        div = spec['pad_size_divisor']
+        h, w = image.shape[-2:]
+        check = _example_inputs(spec, (h + div, w + 2 * div))
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.export.', dir=out_dir)
+    try:
+        names = _export_all(model, cascade, two_stage, (image, valid_hw),
+                            check, tmp, dynamic_hw, opset, meta)
+        written = []
+        for name in names:
+            dst = osp.join(out_dir, name)
+            os.replace(osp.join(tmp, name), dst)
+            written.append(dst)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _classes_of(cfg: Config):
+    for key in ('test_dataloader', 'val_dataloader'):
+        ds = cfg.get(key, {}).get('dataset', {})
+        classes = ds.get('metainfo', {}).get('classes')
+        if classes:
+            return classes
+    return None
+
+
+def _export_all(model, cascade: bool, two_stage: bool, example: tuple,
+                check: Optional[tuple], folder: str, dynamic_hw: bool,
+                opset: int, meta: dict) -> List[str]:
+    """Export the graphs; ``example`` and ``check`` are (image, valid_hw)
+    pairs to trace at and to check at."""
+
+    def inputs(pair, feats=None, names=(), with_image=True):
+        if pair is None:
+            return None
+        image, valid_hw = pair
+        args = [image] if with_image else []
+        args += [feats[n] for n in names]
+        return tuple(args + ([valid_hw] if two_stage else []))
+
+    extra_names = ['valid_hw'] if two_stage else []
+    if not cascade:
+        _export(DetectorGraph(model), inputs(example), ['image'] + extra_names,
+                'out', osp.join(folder, DETECTOR_FILE), dynamic_hw, opset,
+                dict(meta, graph='detector'), inputs(check))
+        return [DETECTOR_FILE]
+    router = RouterGraph(model)
+    outs, check_outs = _export(router, example, ['image', 'valid_hw'],
+                               'router', osp.join(folder, 'router.onnx'),
+                               dynamic_hw, opset, dict(meta, graph='router'),
+                               check)
+    feats = {f'b1_feat{i}': t for i, t in enumerate(outs[2:])}
+    check_feats = {f'b1_feat{i}': t
+                   for i, t in enumerate(check_outs[2:])} if check else None
+    routes = dict(easy_inputs=router.easy_names,
+                  hard_inputs=router.hard_names)
+    _export(EasyRouteGraph(model),
+            inputs(example, feats, router.easy_names, False),
+            router.easy_names + extra_names, 'out',
+            osp.join(folder, 'easy.onnx'), dynamic_hw, opset,
+            dict(meta, graph='easy', **routes),
+            inputs(check, check_feats, router.easy_names, False))
+    _export(HardRouteGraph(model), inputs(example, feats, router.hard_names),
+            ['image'] + router.hard_names + extra_names, 'out',
+            osp.join(folder, 'hard.onnx'), dynamic_hw, opset,
+            dict(meta, graph='hard', **routes),
+            inputs(check, check_feats, router.hard_names))
+    return list(CASCADE_FILES)
+
+
+def read_metadata(path: str) -> dict:
+    """The ``mmdet_dynamic`` metadata record of an exported graph.
+
+    Raises:
+        ValueError: If the file has none (not exported by this package).
+    """
+    import onnx
+    model = onnx.load(path, load_external_data=False)
+    for entry in model.metadata_props:
+        if entry.key == META_KEY:
+            return json.loads(entry.value)
+    raise ValueError(f'{path} has no {META_KEY!r} metadata: it was not '
+                     'written by tools/deployment/export_onnx.py')
