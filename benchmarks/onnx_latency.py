@@ -23,6 +23,7 @@ figure the median of ``--repeats`` turns. It asserts nothing.
 import argparse
 import copy
 import os.path as osp
+import shutil
 import statistics
 import tempfile
 import time
@@ -66,70 +67,74 @@ def main():
     sys.path.insert(0, ROOT)
     from tests.test_deployment.test_onnx_export import raccoon_test_images
     tmp = tempfile.mkdtemp(prefix='onnx_bench_')
-    ckpt = args.checkpoint
-    if ckpt is None:
-        from mmengine.config import Config
-        torch.manual_seed(0)
-        model = MODELS.build(Config.fromfile(args.config).model)
-        model.init_weights()
-        ckpt = osp.join(tmp, 'fresh.pth')
-        torch.save(dict(state_dict=model.state_dict()), ckpt)
-    export_onnx(args.config, ckpt, tmp)
-    model, _ = build_deploy_model(args.config, ckpt)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = args.threads
-    runner = DynamicONNXRunner(tmp, session_options=opts)
-    images = raccoon_test_images()[:args.num_images]
-    with torch.no_grad():
-        logits = torch.cat([
-            model.difficulty_logits(*runner.preprocess(images[i:i + 8]))
-            for i in range(0, len(images), 8)
-        ])
-    print(f'{args.config}: {len(images)} raccoon test images, '
-          f'{args.threads} threads, median of {args.repeats} turns\n')
-    print('| batch | hard ratio | PyTorch ms/img | ORT ms/img | ORT / PyTorch'
-          ' | ORT / linear |')
-    print('|---|---|---|---|---|---|')
-    for bs in args.batch_sizes:
-        batches = [
-            runner.preprocess(images[i:i + bs])
-            for i in range(0, len(images), bs)
-        ]
-        variants = []
-        for ratio in (0.0, 0.5, 1.0):
-            thr = threshold_for(logits, ratio)
-            variants += [('torch', ratio, thr), ('ort', ratio, thr)]
-        times = {v: [] for v in variants}
-        for rep in range(args.repeats):
-            total = {v: 0.0 for v in variants}
-            for b, (inputs, samples) in enumerate(batches):
-                order = variants[(b + rep) % len(variants):] + \
-                    variants[:(b + rep) % len(variants)]
-                for v in order:
-                    kind, _, thr = v
-                    data = copy.deepcopy(samples)
-                    start = time.perf_counter()
-                    with torch.no_grad():
-                        if kind == 'torch':
-                            model.set_threshold(thr)
-                            model.predict(inputs, data)
-                        else:
-                            runner.set_threshold(thr)
-                            runner.predict(inputs, data)
-                    total[v] += time.perf_counter() - start
-            for v in variants:
-                times[v].append(total[v] / len(images) * 1000)
-        med = {v: statistics.median(t) for v, t in times.items()}
-        lat1 = med[variants[1]]
-        lat2 = med[variants[-1]]
-        for ratio in (0.0, 0.5, 1.0):
-            t = [m for v, m in med.items() if v[1] == ratio and v[0] ==
-                 'torch'][0]
-            o = [m for v, m in med.items() if v[1] == ratio and v[0] ==
-                 'ort'][0]
-            linear = (1 - ratio) * lat1 + ratio * lat2
-            print(f'| {bs} | {ratio:.1f} | {t:.1f} | {o:.1f} | '
-                  f'{o / t:.3f} | {o / linear:.3f} |')
+    try:
+        ckpt = args.checkpoint
+        if ckpt is None:
+            from mmengine.config import Config
+            torch.manual_seed(0)
+            model = MODELS.build(Config.fromfile(args.config).model)
+            model.init_weights()
+            ckpt = osp.join(tmp, 'fresh.pth')
+            torch.save(dict(state_dict=model.state_dict()), ckpt)
+        export_onnx(args.config, ckpt, tmp)
+        model, _ = build_deploy_model(args.config, ckpt)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = args.threads
+        runner = DynamicONNXRunner(tmp, session_options=opts)
+        images = raccoon_test_images()[:args.num_images]
+        with torch.no_grad():
+            logits = torch.cat([
+                model.difficulty_logits(*runner.preprocess(images[i:i + 8]))
+                for i in range(0, len(images), 8)
+            ])
+        print(f'{args.config}: {len(images)} raccoon test images, '
+              f'{args.threads} threads, median of {args.repeats} turns\n')
+        print('| batch | hard ratio | PyTorch ms/img | ORT ms/img | '
+              'ORT / PyTorch | ORT / linear |')
+        print('|---|---|---|---|---|---|')
+        for bs in args.batch_sizes:
+            batches = [
+                runner.preprocess(images[i:i + bs])
+                for i in range(0, len(images), bs)
+            ]
+            variants = []
+            for ratio in (0.0, 0.5, 1.0):
+                thr = threshold_for(logits, ratio)
+                variants += [('torch', ratio, thr), ('ort', ratio, thr)]
+            times = {v: [] for v in variants}
+            for rep in range(args.repeats):
+                total = {v: 0.0 for v in variants}
+                for b, (inputs, samples) in enumerate(batches):
+                    order = variants[(b + rep) % len(variants):] + \
+                        variants[:(b + rep) % len(variants)]
+                    for v in order:
+                        kind, _, thr = v
+                        data = copy.deepcopy(samples)
+                        start = time.perf_counter()
+                        with torch.no_grad():
+                            if kind == 'torch':
+                                model.set_threshold(thr)
+                                model.predict(inputs, data)
+                            else:
+                                runner.set_threshold(thr)
+                                runner.predict(inputs, data)
+                        total[v] += time.perf_counter() - start
+                for v in variants:
+                    times[v].append(total[v] / len(images) * 1000)
+            med = {v: statistics.median(t) for v, t in times.items()}
+            lat1 = med[variants[1]]
+            lat2 = med[variants[-1]]
+            for ratio in (0.0, 0.5, 1.0):
+                t = [m for v, m in med.items() if v[1] == ratio and v[0] ==
+                     'torch'][0]
+                o = [m for v, m in med.items() if v[1] == ratio and v[0] ==
+                     'ort'][0]
+                linear = (1 - ratio) * lat1 + ratio * lat2
+                print(f'| {bs} | {ratio:.1f} | {t:.1f} | {o:.1f} | '
+                      f'{o / t:.3f} | {o / linear:.3f} |')
+
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == '__main__':

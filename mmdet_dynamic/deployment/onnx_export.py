@@ -37,6 +37,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from torch import Tensor
 
+from mmdet.models.detectors import TwoStageDetector
 from mmdet_dynamic.registry import MODELS
 from ..models.layers.rep_conv import switch_to_deploy
 from ..utils.strict_checkpoint import load_checkpoint_strictly
@@ -301,8 +302,8 @@ def export_onnx(config: str,
     check_standard_ops(model)
     cascade = type(model).__name__ == 'DynamicCascadeDetector'
     detectors = [model.detector1, model.detector2] if cascade else [model]
-    two_stage = hasattr(detectors[0], 'roi_head')
-    if two_stage:
+    two_stage = isinstance(detectors[0], TwoStageDetector)
+    if two_stage:  # before any tracing
         for det in detectors:
             check_two_stage_exportable(det)
     spec = preprocess_spec(cfg)

@@ -15,8 +15,9 @@ from torch import Tensor
 from mmdet.structures import SampleList
 from mmdet_dynamic.registry import MODELS
 from ..models.detectors.dynamic_cascade_detector import (
-    DynamicCascadeDetector, own_pad_groups, wrapped_detector_cfg)
-from ..models.layers.adaptive_router import logit_of, sigmoid_of
+    DynamicCascadeDetector, own_pad_groups, route_metainfo,
+    wrapped_detector_cfg)
+from ..models.layers.adaptive_router import logit_of
 from .onnx_export import (CASCADE_FILES, DETECTOR_FILE, FORMAT_VERSION,
                           data_preprocessor_cfg, read_metadata,
                           test_pipeline_cfg)
@@ -235,11 +236,7 @@ class DynamicONNXRunner:
         hard = logits > logit_of(self.threshold)
         for sample, value, is_hard in zip(group, logits.tolist(),
                                           hard.tolist()):
-            sample.set_metainfo(
-                dict(
-                    difficulty_score=sigmoid_of(value),
-                    difficulty_logit=value,
-                    route='hard' if is_hard else 'easy'))
+            sample.set_metainfo(route_metainfo(value, is_hard))
         for route, mask in (('easy', ~hard), ('hard', hard)):
             idx = np.nonzero(mask)[0]
             if not len(idx):

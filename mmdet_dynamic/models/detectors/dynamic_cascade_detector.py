@@ -49,6 +49,15 @@ def router_loss(phi: Tensor, l1: Tensor, l2: Tensor, delta: Tensor) -> Tensor:
     return ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
 
 
+def route_metainfo(logit: float, is_hard: bool) -> dict:
+    """What a routed image's ``DetDataSample`` carries in its metainfo:
+    ``difficulty_score`` (phi), ``difficulty_logit`` and ``route``."""
+    return dict(
+        difficulty_score=sigmoid_of(logit),
+        difficulty_logit=logit,
+        route='hard' if is_hard else 'easy')
+
+
 def own_pad_groups(inputs: Tensor, samples: SampleList,
                    pad_size_divisor: int) -> List[Tuple[Tensor, tuple]]:
     """Images grouped by the input size each would have alone (its
@@ -647,11 +656,7 @@ class DynamicCascadeDetector(BaseDetector):
         logits, hard = self.route(feats1, batch_inputs, batch_data_samples)
         for sample, logit, is_hard in zip(batch_data_samples,
                                           logits.tolist(), hard.tolist()):
-            sample.set_metainfo(
-                dict(
-                    difficulty_score=sigmoid_of(logit),
-                    difficulty_logit=logit,
-                    route='hard' if is_hard else 'easy'))
+            sample.set_metainfo(route_metainfo(logit, is_hard))
         easy_idx = (~hard).nonzero().flatten()
         hard_idx = hard.nonzero().flatten()
         if len(easy_idx):

@@ -136,12 +136,11 @@ class AdaptiveRouter(BaseModule):
         """Average of each image's valid cells, (N, C)."""
         if valid_shapes is None:
             return F.adaptive_avg_pool2d(feat, 1)
-        n, _, hf, wf = feat.shape
+        _, _, hf, wf = feat.shape
         in_h, in_w = input_shape
-        rows = [min(hf, max(1, math.ceil(h * hf / in_h)))
-                for h, _ in valid_shapes]
-        cols = [min(wf, max(1, math.ceil(w * wf / in_w)))
-                for _, w in valid_shapes]
+        sizes = torch.tensor(valid_shapes, dtype=torch.long).view(-1, 2)
+        rows = AdaptiveRouter._cells(sizes[:, 0], hf, in_h).tolist()
+        cols = AdaptiveRouter._cells(sizes[:, 1], wf, in_w).tolist()
         if all(r == hf for r in rows) and all(c == wf for c in cols):
             return F.adaptive_avg_pool2d(feat, 1)  # no padding to skip
         # each image's own cells (a crop, no masked copy of the map)
