@@ -16,12 +16,8 @@ The tensors are then matched layer by layer to this package's modules
 (``model.<i>.``); each of ours yields the same list in the same order, with
 the official sub-keys of each layer mapped to our keys.
 """
-import codecs
 import copy
-import functools
-import os
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
@@ -32,59 +28,32 @@ from mmcv.cnn import ConvModule
 
 from ..models.layers.rep_conv import RepConv
 from ..models.layers.yolov7_downsample import DownC, MPDownsample
-from ..utils.atomic_write import write_atomically
+from ..utils.atomic_write import write_files_atomically
+from ..utils.checkpoint_safety import (  # noqa: F401 (re-exported)
+    CheckpointReadError, UnsafeCheckpointError, read_checkpoint,
+    restricted_pickle_module)
 from ..utils.strict_checkpoint import state_dict_mismatch
 
 LayerMap = Dict[str, str]  # official sub-key -> our state-dict key
 
 # ---------------------------------------------------------------- unpickler
-_SAFE_GLOBALS = {
-    ('collections', 'OrderedDict'): OrderedDict,
-    ('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
-    ('torch._utils', '_rebuild_parameter'): torch._utils._rebuild_parameter,
-    ('torch', 'Size'): torch.Size,
-    ('builtins', 'set'): set,
-    ('builtins', 'frozenset'): frozenset,
-    ('builtins', 'slice'): slice,
-    # bytes in protocol-2 pickles (numpy arrays); torch's weights-only
-    # unpickler allows it too
-    ('_codecs', 'encode'): codecs.encode,
-}
-for _name in ('set', 'frozenset', 'slice'):  # protocol-2 spelling
-    _SAFE_GLOBALS[('__builtin__', _name)] = _SAFE_GLOBALS[('builtins',
-                                                           _name)]
-for _name in ('float16', 'float32', 'float64', 'int64', 'int32', 'uint8',
-              'bool', 'bfloat16'):
-    _SAFE_GLOBALS[('torch', _name)] = getattr(torch, _name)
-
-
-@functools.lru_cache(maxsize=None)
-def _numpy_globals() -> Dict[Tuple[str, str], Any]:
-    """numpy's array/scalar rebuilders (``best_fitness`` is an array)."""
-    import numpy as np
-    out = {('numpy', 'dtype'): np.dtype, ('numpy', 'ndarray'): np.ndarray}
-    for mod in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        out[(mod, '_reconstruct')] = np.core.multiarray._reconstruct
-        out[(mod, 'scalar')] = np.core.multiarray.scalar
-    for name in ('dtypes.Float64DType', 'dtypes.Float32DType',
-                 'dtypes.Int64DType'):
-        cls = getattr(np, name, None)
-        if cls is not None:
-            out[('numpy', name)] = cls
-    return out
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """The checkpoint pickles something other than tensors, containers and
-    the official model classes."""
 
 
 class OfficialObject:
     """Inert stand-in for an official (or torch) module class: keeps the
     pickled attribute dictionary and nothing else; no code of the official
-    class runs."""
+    class runs. Module objects are rebuilt without arguments (``__new__``
+    then ``__setstate__``); a pickle that calls the class with arguments
+    is not a saved module and is refused."""
 
     _qualname = 'object'
+
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            raise UnsafeCheckpointError(
+                f'refusing the global {self._qualname} called with '
+                'arguments: official checkpoints only rebuild module '
+                'objects from their attributes')
 
     def __setstate__(self, state):
         if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
@@ -113,45 +82,35 @@ _OFFICIAL_MODULES = re.compile(r'^(models|utils)(\.|$)')
 _TORCH_MODULES = re.compile(r'^torch\.nn\.modules(\.|$)')
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return _SAFE_GLOBALS[(module, name)]
-        numpy_globals = _numpy_globals()
-        if (module, name) in numpy_globals:
-            return numpy_globals[(module, name)]
-        if _OFFICIAL_MODULES.match(module) or (
-                _TORCH_MODULES.match(module) and name[:1].isupper()):
-            return _standin(module, name)
-        raise UnsafeCheckpointError(
-            f'refusing to unpickle the global {module}.{name}: an official '
-            'YOLOv7/DynamicDet checkpoint holds only tensors, containers '
-            'and the official model classes. This file may run code when '
-            'loaded the ordinary way; it was not loaded.')
-
-
-class _RestrictedPickleModule:
-    """What ``torch.load(pickle_module=...)`` needs."""
-    Unpickler = _RestrictedUnpickler
-    load = pickle.load
-    __name__ = 'restricted_pickle'
+def _official_class(module: str, name: str) -> Optional[type]:
+    """A stand-in for a module class of the official code
+    (``models.*``, ``utils.*``) or of ``torch.nn.modules``; classes are
+    named in CapWords there, so a lower-case name (a function such as
+    ``utils.google_utils.attempt_download``) is not one and is refused."""
+    if name[:1].isupper() and (_OFFICIAL_MODULES.match(module)
+                               or _TORCH_MODULES.match(module)):
+        return _standin(module, name)
+    return None
 
 
 def load_official_checkpoint(path: str) -> Dict[str, Any]:
     """Load an official YOLOv7/DynamicDet checkpoint without running its
-    pickle: official classes become :class:`OfficialObject` stand-ins.
+    pickle: official module classes become :class:`OfficialObject`
+    stand-ins; every format torch reads (zip, legacy, legacy tar, bare
+    pickle) goes through the same restricted unpickler
+    (:func:`~mmdet_dynamic.utils.checkpoint_safety.read_checkpoint`).
 
     Raises:
-        UnsafeCheckpointError: If the pickle references any other global.
+        UnsafeCheckpointError: If the pickle references any other global
+            (a function, ``os.system``, ...), named.
+        CheckpointReadError: A missing, empty, foreign or damaged file.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    return torch.load(
-        path,
-        map_location='cpu',
-        weights_only=False,
-        pickle_module=_RestrictedPickleModule)
+    return read_checkpoint(
+        path, 'cpu',
+        restricted_pickle_module(
+            resolve=_official_class,
+            refusal='an official YOLOv7/DynamicDet checkpoint holds only '
+            'tensors, containers and the official model classes'))
 
 
 def module_state_dict(obj: Any, prefix: str = '') -> 'OrderedDict[str, Any]':
@@ -596,14 +555,13 @@ def convert_yolov7_checkpoint(src: str, out_dir: str,
         with open(path, 'w') as f:
             f.write(text)
 
-    write_atomically(
-        ckpt_path, lambda path: torch.save(
-            dict(state_dict=model.state_dict(), meta=meta), path))
-    try:
-        write_atomically(cfg_path, write_config)
-    except BaseException:
-        os.remove(ckpt_path)
-        raise
+    write_files_atomically({  # both files or neither
+        ckpt_path:
+        lambda path: torch.save(
+            dict(state_dict=model.state_dict(), meta=meta), path),
+        cfg_path:
+        write_config
+    })
     return ckpt_path, cfg_path
 
 

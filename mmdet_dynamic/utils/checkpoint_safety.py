@@ -26,9 +26,25 @@ This module allow-lists exactly what mmengine writes and nothing else:
 Weights-only loading stays on: a checkpoint that pickles any other global (a
 function, a class of yours) is still refused by torch with an
 ``UnpicklingError`` that names the global.
+
+This package's own loaders (its tools' strict loading, the official
+YOLOv7 converter) do not depend on the torch version's default:
+:func:`read_checkpoint` unpickles every file, whatever its format (torch's
+zip archive, its legacy format, a legacy tar archive or a bare pickle),
+with :class:`RestrictedUnpickler`, which allows exactly
+:func:`checkpoint_globals` (tensors, containers, numpy arrays, mmengine's
+``HistoryBuffer``) and refuses any other global, naming it, before it is
+called. A file that is none of those formats is refused before anything
+is unpickled. This holds on torch 1.13 to 2.x alike.
 """
+import builtins
+import functools
+import io
 import pickle
-from typing import Any, Callable, List, Tuple, Union
+import tarfile
+import zipfile
+from collections import Counter, OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -73,7 +89,7 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
         'torch.load(..., weights_only=False).')
 
 
-def _numpy_globals() -> List[SafeGlobal]:
+def numpy_globals() -> List[SafeGlobal]:
     """numpy globals needed to rebuild arrays, scalars and dtypes."""
     try:  # numpy >= 2
         from numpy._core import multiarray
@@ -105,7 +121,7 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
         _history_buffer_cls(),
         (history_buffer_getattr, 'builtins.getattr'),
         (bytes, 'builtins.bytes'),
-        *_numpy_globals(),
+        *numpy_globals(),
     ]
 
 
@@ -117,3 +133,179 @@ def register_mmengine_safe_globals() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch < 2.4 has no weights-only allow-list
         add(mmengine_safe_globals())
+
+
+# ------------------------------------------------------- restricted loading
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """A checkpoint pickles a global that is not on the allow-list: it
+    could run code if loaded the ordinary way. Nothing of it was run. (A
+    ``ValueError`` too: the tools report bad input files as such.)"""
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint file is missing, empty, not in a checkpoint format, or
+    truncated (the message names the file)."""
+
+
+def _global_name(obj: Any, spelled: Optional[str] = None) -> Tuple[str, str]:
+    if spelled:
+        module, _, name = spelled.rpartition('.')
+        return module, name
+    return obj.__module__, obj.__qualname__
+
+
+@functools.lru_cache(maxsize=None)
+def checkpoint_globals() -> Dict[Tuple[str, str], Any]:
+    """What a checkpoint of weights may reference: torch's tensor, storage
+    and dtype rebuilders, containers, numpy arrays and scalars, and what
+    mmengine's runner writes (:func:`mmengine_safe_globals`).
+
+    Returns:
+        dict: ``(module, name)`` -> the object the unpickler returns.
+    """
+    import torch
+    out: Dict[Tuple[str, str], Any] = {
+        ('collections', 'OrderedDict'): OrderedDict,
+        ('collections', 'Counter'): Counter,
+        ('torch', 'Size'): torch.Size,
+        ('torch', 'Tensor'): torch.Tensor,
+        ('torch', 'device'): torch.device,
+        ('torch.nn.parameter', 'Parameter'): torch.nn.Parameter,
+        ('_codecs', 'encode'): __import__('codecs').encode,
+    }
+    for name in ('set', 'frozenset', 'slice', 'bytearray', 'bytes',
+                 'complex'):
+        out[('builtins', name)] = getattr(builtins, name)
+    for name in ('_rebuild_tensor', '_rebuild_tensor_v2', '_rebuild_tensor_v3',
+                 '_rebuild_parameter', '_rebuild_parameter_with_state'):
+        if hasattr(torch._utils, name):
+            out[('torch._utils', name)] = getattr(torch._utils, name)
+    if hasattr(torch._tensor, '_rebuild_from_type_v2'):
+        out[('torch._tensor', '_rebuild_from_type_v2')] = \
+            torch._tensor._rebuild_from_type_v2
+    for name in dir(torch):
+        value = getattr(torch, name, None)
+        if isinstance(value, torch.dtype):
+            out[('torch', name)] = value
+    for entry in mmengine_safe_globals():
+        obj, spelled = entry if isinstance(entry, tuple) else (entry, None)
+        out[_global_name(obj, spelled)] = obj
+    return out
+
+
+_PY2_MODULES = {'__builtin__': 'builtins', 'copy_reg': 'copyreg'}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only allow-listed globals.
+
+    Subclasses (or :func:`restricted_pickle_module`) set ``allowed`` (a
+    dict ``(module, name) -> object``) and optionally ``resolve``, a
+    function ``(module, name) -> object or None`` for globals computed on
+    the fly (the official YOLOv7 converter's inert stand-ins). Anything
+    else raises :class:`UnsafeCheckpointError` naming the global, before
+    it is called.
+    """
+    allowed: Dict[Tuple[str, str], Any] = {}
+    resolve: Optional[Callable[[str, str], Any]] = None
+    refusal: str = ('a checkpoint of weights holds only tensors, '
+                    'containers, numpy arrays and mmengine\'s logs')
+
+    def find_class(self, module: str, name: str) -> Any:
+        # protocol-2 pickles (torch's) spell builtins the Python 2 way
+        module = _PY2_MODULES.get(module, module)
+        if (module, name) in self.allowed:
+            return self.allowed[(module, name)]
+        resolved = type(self).resolve(module, name) \
+            if type(self).resolve is not None else None
+        if resolved is not None:
+            return resolved
+        raise UnsafeCheckpointError(
+            f'refusing to unpickle the global {module}.{name}: '
+            f'{self.refusal}. This file may run code when loaded the '
+            'ordinary way; it was not loaded.')
+
+
+def restricted_pickle_module(
+        allowed: Optional[Dict[Tuple[str, str], Any]] = None,
+        resolve: Optional[Callable[[str, str], Any]] = None,
+        refusal: Optional[str] = None):
+    """A ``pickle_module`` for ``torch.load`` whose ``Unpickler`` *and*
+    ``load`` (torch's legacy format calls ``load`` for its header and tar
+    members) are restricted to ``allowed`` (default
+    :func:`checkpoint_globals`) and ``resolve``."""
+    attrs = dict(allowed=dict(allowed or checkpoint_globals()),
+                 resolve=staticmethod(resolve) if resolve else None)
+    if refusal:
+        attrs['refusal'] = refusal
+    unpickler = type('CheckpointUnpickler', (RestrictedUnpickler, ), attrs)
+
+    def load(file, **kwargs):
+        return unpickler(file, **kwargs).load()
+
+    def loads(data, **kwargs):
+        return load(io.BytesIO(data), **kwargs)
+
+    return type('restricted_pickle', (), dict(
+        Unpickler=unpickler, load=staticmethod(load),
+        loads=staticmethod(loads), __name__='restricted_pickle'))
+
+
+def _checkpoint_format(path: str) -> str:
+    """``'zip'``, ``'tar'`` or ``'pickle'`` (torch's legacy format and bare
+    pickles start with a pickle protocol opcode), read from the file's
+    first bytes without unpickling anything.
+
+    Raises:
+        CheckpointReadError: If the file is missing, empty or none of them.
+    """
+    import os.path as osp
+    if not osp.isfile(path):
+        raise CheckpointReadError(f'checkpoint not found: {path}')
+    with open(path, 'rb') as f:
+        head = f.read(2)
+    if not head:
+        raise CheckpointReadError(f'{path}: the file is empty (0 bytes), '
+                                  'not a checkpoint')
+    if head == b'PK':  # a zip archive, perhaps damaged: torch says how
+        return 'zip'
+    if tarfile.is_tarfile(path):
+        return 'tar'
+    if head[0] == 0x80 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return 'pickle'
+    raise CheckpointReadError(
+        f'{path}: not a PyTorch checkpoint (neither a zip archive, a tar '
+        f'archive nor a pickle: it starts with {head!r}); nothing was read')
+
+
+def read_checkpoint(path: str,
+                    map_location: Any = 'cpu',
+                    pickle_module=None) -> Any:
+    """Load a checkpoint file without running code from it, on any torch.
+
+    Every format torch reads goes through a restricted unpickler
+    (``pickle_module``, default :func:`restricted_pickle_module` over
+    :func:`checkpoint_globals`); other files are refused first.
+
+    Raises:
+        CheckpointReadError: Missing, empty, foreign or truncated file
+            (named).
+        UnsafeCheckpointError: The file pickles a global not allowed
+            (named, with the file).
+    """
+    import torch
+    _checkpoint_format(path)
+    try:
+        return torch.load(
+            path,
+            map_location=map_location,
+            weights_only=False,
+            pickle_module=pickle_module or restricted_pickle_module())
+    except UnsafeCheckpointError as e:
+        raise UnsafeCheckpointError(f'{path}: {e}') from None
+    except (EOFError, pickle.UnpicklingError, RuntimeError, ValueError,
+            zipfile.BadZipFile, tarfile.TarError, KeyError, IndexError,
+            TypeError, AttributeError) as e:
+        raise CheckpointReadError(
+            f'{path}: cannot be read as a checkpoint (truncated or '
+            f'damaged?): {type(e).__name__}: {e}') from None

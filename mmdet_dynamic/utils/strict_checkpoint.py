@@ -14,7 +14,9 @@ from typing import Dict, List, Optional
 
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.runner import CheckpointLoader, load_state_dict
+from mmengine.runner import load_state_dict
+
+from .checkpoint_safety import CheckpointReadError, read_checkpoint
 
 SHOWN = 5
 
@@ -73,10 +75,19 @@ def load_checkpoint_strictly(model: nn.Module,
         dict: The loaded checkpoint (``meta`` etc.).
 
     Raises:
+        CheckpointReadError: If the file is missing, empty, not a
+            checkpoint or damaged (named).
+        UnsafeCheckpointError: If it pickles anything but weights and
+            mmengine's logs (nothing of it runs; see
+            :func:`~.checkpoint_safety.read_checkpoint`).
         CheckpointMismatchError: If keys or shapes do not fit and
             ``allow_partial`` is False.
     """
-    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location)
+    checkpoint = read_checkpoint(filename, map_location)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointReadError(
+            f'{filename}: not a checkpoint of weights (it holds a '
+            f'{type(checkpoint).__name__}, not a dict)')
     state_dict = checkpoint.get('state_dict', checkpoint)
     state_dict = {
         (k[len('module.'):] if k.startswith('module.') else k): v
@@ -99,3 +110,69 @@ def load_checkpoint_strictly(model: nn.Module,
         }
     load_state_dict(model, state_dict, strict=not mismatch)
     return checkpoint
+
+
+def build_model_from_config(config,
+                            checkpoint: Optional[str] = None,
+                            cfg_options: Optional[Dict] = None,
+                            device: str = 'cpu',
+                            allow_partial: bool = False):
+    """The model of ``config`` (a path or a ``Config``) in eval mode on
+    ``device``, with ``checkpoint`` loaded strictly: what every tool of
+    this package that runs a trained model starts from.
+
+    Like mmdet's ``init_detector`` it keeps the config on the model
+    (``model.cfg``) and the checkpoint's ``dataset_meta``, but it never
+    calls ``init_weights`` (nothing is downloaded) and warns about nothing
+    (a model without a checkpoint keeps the config's classes).
+
+    Returns:
+        tuple: ``(model, cfg)``.
+
+    Raises:
+        CheckpointReadError, UnsafeCheckpointError: An unreadable or unsafe
+            file (named).
+        CheckpointMismatchError: A checkpoint that does not fit, unless
+            ``allow_partial``.
+    """
+    import copy
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from ..registry import MODELS
+    cfg = Config.fromfile(config) if isinstance(config, str) \
+        else copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    model.cfg = cfg
+    if checkpoint:
+        meta = load_checkpoint_strictly(
+            model, checkpoint, allow_partial=allow_partial,
+            map_location='cpu').get('meta', {})
+        if 'dataset_meta' in meta:
+            model.dataset_meta = {
+                k.lower(): v
+                for k, v in meta['dataset_meta'].items()
+            }
+    if getattr(model, 'dataset_meta', None) is None:
+        classes = _config_classes(cfg)
+        if classes:
+            model.dataset_meta = dict(classes=tuple(classes))
+    model.to(device)
+    model.eval()
+    return model, cfg
+
+
+def _config_classes(cfg):
+    """The classes the config's test (or val, train) dataset declares."""
+    for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        ds = (cfg.get(key) or {}).get('dataset') or {}
+        while 'metainfo' not in ds and 'dataset' in ds:
+            ds = ds['dataset']
+        classes = (ds.get('metainfo') or {}).get('classes')
+        if classes:
+            return classes
+    return None

@@ -131,6 +131,95 @@ def test_hostile_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
+def _legacy_magic_payload(path, marker):
+    """torch's legacy format with the payload where the magic number is
+    read (its first pickle)."""
+    import pickle
+    with open(path, 'wb') as f:
+        pickle.dump(_Payload(marker), f, protocol=2)
+
+
+def _legacy_tar_payload(path, marker):
+    """torch's legacy tar format, the payload in its ``storages``
+    member."""
+    import io
+    import pickle
+    import tarfile
+    with tarfile.open(path, 'w:') as tar:
+        for name, obj in (('sys_info', dict(protocol_version=1001)),
+                          ('pickle', {}), ('tensors', 0),
+                          ('storages', _Payload(marker))):
+            data = pickle.dumps(obj, protocol=2)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _plain_pickle_payload(path, marker):
+    import pickle
+    with open(path, 'wb') as f:
+        pickle.dump({'model': _Payload(marker)}, f)
+
+
+def _legacy_payload(path, marker):
+    torch.save({'model': _Payload(marker)}, path,
+               _use_new_zipfile_serialization=False)
+
+
+@pytest.mark.parametrize('make', [
+    _plain_pickle_payload, _legacy_payload, _legacy_magic_payload,
+    _legacy_tar_payload
+])
+def test_hostile_files_of_every_format_run_nothing(make, tmp_path):
+    """Every format torch.load reads goes through the restricted
+    unpickler: the payload never runs, the converter exits 1 naming the
+    global, and nothing is written."""
+    marker = tmp_path / 'pwned'
+    src = str(tmp_path / 'yolov7.pt')
+    make(src, str(marker))
+    out = tmp_path / 'out'
+    with pytest.raises(UnsafeCheckpointError, match='system'):
+        convert_yolov7_checkpoint(src, str(out))
+    assert not marker.exists()
+    assert tool_main('model_converters/yolov7_to_mmdet.py')(
+        [src, str(out)]) == 1
+    assert not marker.exists()
+    assert not out.exists()
+
+
+def test_official_namespace_function_is_refused_by_name(tmp_path, capsys):
+    """A function in the official code's namespace (utils.*) is no model
+    class: refused with the same clear error, naming it (the bytes: a
+    protocol-2 pickle of {'model': attempt_download('yolov7x')})."""
+    src = tmp_path / 'download.pt'
+    data = (b'\x80\x02}q\x00X\x05\x00\x00\x00modelq\x01cutils.google_utils'
+            b'\nattempt_download\nq\x02X\x07\x00\x00\x00yolov7xq\x03\x85q'
+            b'\x04Rq\x05s.')
+    src.write_bytes(data)
+    with pytest.raises(UnsafeCheckpointError,
+                       match='utils.google_utils.attempt_download'):
+        convert_yolov7_checkpoint(str(src), str(tmp_path / 'out'))
+    assert tool_main('model_converters/yolov7_to_mmdet.py')(
+        [str(src), str(tmp_path / 'out')]) == 1
+    err = capsys.readouterr().err
+    assert 'utils.google_utils.attempt_download' in err
+    assert 'Traceback' not in err
+
+
+@pytest.mark.parametrize('content', [b'', b'\x00garbage' * 50, 'truncated'])
+def test_unreadable_files_are_named(content, tmp_path, capsys):
+    src = tmp_path / 'broken.pt'
+    if content == 'truncated':
+        torch.save({'model': {'w': torch.zeros(100)}}, str(src))
+        content = src.read_bytes()[:200]
+    src.write_bytes(content)
+    assert tool_main('model_converters/yolov7_to_mmdet.py')(
+        [str(src), str(tmp_path / 'out')]) == 1
+    err = capsys.readouterr().err
+    assert str(src) in err and 'Traceback' not in err
+    assert not (tmp_path / 'out').exists()
+
+
 def test_pickled_function_is_refused(tmp_path):
     src = tmp_path / 'fn.pt'
     torch.save({'model': copy.deepcopy}, str(src))

@@ -81,3 +81,69 @@ def test_history_buffer_getattr_direct():
         history_buffer_getattr(buf, 'update')
     with pytest.raises(pickle.UnpicklingError):
         history_buffer_getattr(object(), 'min')
+
+
+def test_read_checkpoint_loads_runner_checkpoints_on_any_torch(tmp_path):
+    """This package's own loaders use their restricted unpickler whatever
+    torch.load's default: an mmengine checkpoint (tensors, message hub,
+    numpy) loads in the zip and in the legacy format."""
+    from mmdet_dynamic.utils.checkpoint_safety import read_checkpoint
+    ckpt = dict(
+        meta=dict(epoch=1, iter=3, seed=np.int64(7)),
+        state_dict=collections.OrderedDict(w=torch.ones(2).half(),
+                                           p=torch.nn.Parameter(
+                                               torch.zeros(1))),
+        message_hub=_message_hub_state(),
+        param_schedulers=[dict(milestones=collections.Counter({3: 1}))])
+    for legacy in (False, True):
+        path = tmp_path / f'ckpt{legacy}.pth'
+        torch.save(ckpt, path, _use_new_zipfile_serialization=not legacy)
+        loaded = read_checkpoint(str(path))
+        assert loaded['state_dict']['w'].dtype == torch.float16
+        assert loaded['meta']['seed'] == 7
+        assert loaded['param_schedulers'][0]['milestones'][3] == 1
+        buf = loaded['message_hub']['log_scalars']['train/loss']
+        assert buf.current() == pytest.approx(1 / 3)
+
+
+class _Mkdir:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+        return (os.mkdir, (self.path, ))
+
+
+@pytest.mark.parametrize('legacy', [False, True])
+def test_read_checkpoint_refuses_code_naming_file_and_global(tmp_path,
+                                                             legacy):
+    from mmdet_dynamic.utils.checkpoint_safety import (UnsafeCheckpointError,
+                                                       read_checkpoint)
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'x': _Mkdir(str(marker))}, path,
+               _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(UnsafeCheckpointError, match=r'evil\.pth.*mkdir'):
+        read_checkpoint(str(path))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('content,reason', [
+    (b'', 'empty'),
+    (b'\x00\x01garbage' * 20, 'not a PyTorch checkpoint'),
+    ('truncated', 'cannot be read'),
+])
+def test_read_checkpoint_names_unreadable_files(tmp_path, content, reason):
+    from mmdet_dynamic.utils.checkpoint_safety import (CheckpointReadError,
+                                                       read_checkpoint)
+    path = tmp_path / 'bad.pth'
+    if content == 'truncated':
+        torch.save({'w': torch.zeros(1000)}, path)
+        content = path.read_bytes()[:300]
+    path.write_bytes(content)
+    with pytest.raises(CheckpointReadError, match=reason) as info:
+        read_checkpoint(str(path))
+    assert str(path) in str(info.value)
+    with pytest.raises(CheckpointReadError, match='not found'):
+        read_checkpoint(str(tmp_path / 'missing.pth'))
