@@ -14,8 +14,9 @@ from mmdet_dynamic.registry import HOOKS
 @HOOKS.register_module()
 class RankStateDumpHook(Hook):
     """Record the supernet path of every iteration (when the backbone has
-    one) and, after the run, save this rank's weights, Delta, phase and
-    paths to ``work_dir/rank{RANK}.pth``."""
+    one) and, after the run, save this rank's weights, Delta, the Delta
+    pass's per-image differences, phase and paths to
+    ``work_dir/rank{RANK}.pth``."""
 
     priority = 'LOWEST'
 
@@ -36,8 +37,12 @@ class RankStateDumpHook(Hook):
 
     def after_run(self, runner):
         model = self._model(runner)
+        differences = {}
+        for hook in runner.hooks:  # the router hook's last Delta pass
+            differences.update(getattr(hook, 'last_differences', None) or {})
         torch.save(
             dict(
+                differences=differences,
                 state_dict=model.state_dict(),
                 phase=getattr(model, 'phase', None),
                 delta=float(model.delta) if hasattr(model, 'delta') else None,

@@ -1,3 +1,3 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Runner-side components (hooks) of mmdet_dynamic."""
-from . import hooks  # noqa: F401
+"""Runner-side components (hooks, model wrappers) of mmdet_dynamic."""
+from . import hooks, model_wrappers  # noqa: F401

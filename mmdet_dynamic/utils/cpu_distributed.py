@@ -11,8 +11,11 @@ both fail. This package's ``tools/train.py`` and ``tools/test.py`` (and so
 - start the process group themselves with the ``gloo`` backend, before
   mmdet's script builds the runner (mmengine skips its own ``init_dist``
   when a process group exists);
-- give the runner ``model_wrapper_cfg.device_ids=None`` through
-  ``--cfg-options`` (DDP over a CPU module takes no device ids).
+- give the runner ``model_wrapper_cfg`` through ``--cfg-options``:
+  :class:`~mmdet_dynamic.engine.model_wrappers.CPUDistributedDataParallel`
+  (DDP over a CPU module takes no device ids, and SyncBN layers, which
+  synchronise only on accelerators, run as BatchNorm), or a config's own
+  wrapper with ``device_ids=None``.
 
 Nothing in mmengine, mmdet or torch is replaced, and importing the package
 changes nothing: only these tools act, and only where
@@ -69,13 +72,16 @@ def init_cpu_process_group(launcher: str, cfg: Config) -> None:
 
 def cpu_wrapper_options(cfg: Config) -> List[str]:
     """``--cfg-options`` words that make the runner wrap the model in DDP
-    without device ids. A config's own ``model_wrapper_cfg`` gets only
-    ``device_ids=None`` merged in; without one, the wrapper mmengine builds
-    by default is spelt out (its settings are all scalars)."""
+    on the CPU. A config's own ``model_wrapper_cfg`` gets only
+    ``device_ids=None`` merged in; without one, mmengine's default wrapper
+    becomes :class:`CPUDistributedDataParallel` with mmengine's default
+    settings (all scalars)."""
     if cfg.get('model_wrapper_cfg') is not None:
         return ['model_wrapper_cfg.device_ids=None']
     wrapper = dict(
-        type='MMDistributedDataParallel',
+        # the import path: mmengine's runner looks wrappers up in its root
+        # registry, which reaches a package's classes this way
+        type='mmdet_dynamic.engine.model_wrappers.CPUDistributedDataParallel',
         broadcast_buffers=False,
         find_unused_parameters=bool(cfg.get('find_unused_parameters',
                                             False)),

@@ -113,14 +113,16 @@ def dy_faster_ddp(raccoon_coco, tmp_path_factory):
 
 def test_ranks_end_with_identical_weights_and_delta(dy_faster_ddp):
     r0, r1 = _ranks(dy_faster_ddp['work_dir'])
-    assert r0['wrapped'] == r1['wrapped'] == 'MMDistributedDataParallel'
+    assert r0['wrapped'] == r1['wrapped'] == 'CPUDistributedDataParallel'
     assert r0['phase'] == r1['phase'] == 'router'
     assert r0['delta'] == r1['delta'] != 0.0
     _assert_same_weights(r0, r1)
     log = dy_faster_ddp['log']
-    # the CPU fallbacks say what they did
+    # the CPU fallbacks say what they did: gloo, and SyncBN run as BN by
+    # the launch-time wrapper (the model itself keeps SyncBN)
     assert 'replaced by gloo' in log
-    assert 'SyncBN needs CUDA' in log
+    assert 'SyncBN needs an accelerator' in log
+    assert 'SyncBN needs CUDA' not in log  # no longer the model's doing
 
 
 def test_rank0_checkpoint_evaluates_in_one_process(dy_faster_ddp):
@@ -263,3 +265,57 @@ def test_slurm_train_script_with_two_tasks(raccoon_coco, tmp_path):
     assert r0['phase'] == r1['phase'] == 'router'
     assert r0['delta'] == r1['delta']
     _assert_same_weights(r0, r1)
+
+
+DY_YOLOX = 'dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py'
+
+
+@pytest.fixture(scope='module')
+def yolox_joint_ckpt(tmp_path_factory):
+    """A Dy-YOLOX (E-ELAN-tiny) checkpoint with trained-looking BN."""
+    from mmdet_dynamic.registry import MODELS
+    from ..conftest import randomise_bn
+    tmp = tmp_path_factory.mktemp('yolox_ckpt')
+    cfg = Config.fromfile(osp.join(PROJECT_ROOT, 'configs', DY_YOLOX))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    randomise_bn(model)
+    path = str(tmp / 'joint.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    return path
+
+
+def test_delta_pass_with_an_odd_image_count_matches_one_process(
+        raccoon_coco, yolox_joint_ckpt, tmp_path):
+    """YOLOX's loss averages its positive count over the ranks
+    (reduce_mean). 3 Delta images on 2 processes used to hang (one rank
+    ran a step more) and the per-image differences depended on the
+    process count. Now 2 processes finish, with the Delta and the
+    differences of 1 process."""
+    runs = {}
+    for procs in (1, 2):
+        work_dir = tmp_path / f'p{procs}'
+        work_dir.mkdir()
+        config = _config(
+            DY_YOLOX, raccoon_coco, work_dir, iters=1,
+            load_from=yolox_joint_ckpt,
+            custom_hooks=[
+                dict(type='RouterTrainingHook', switch_iter=0,
+                     delta_num_images=3),
+                dict(type='RankStateDumpHook')
+            ])
+        cmd = ['bash', 'tools/dist_train.sh', config, '2'] if procs == 2 \
+            else [sys.executable, 'tools/train.py', config]
+        rc, out = _run(cmd + ['--work-dir', str(work_dir)], timeout=600)
+        assert rc == 0, out[-6000:]
+        runs[procs] = torch.load(osp.join(str(work_dir), 'rank0.pth'),
+                                 map_location='cpu', weights_only=False)
+        if procs == 2:  # the progress bar counts each image once
+            assert '3/3' in out and '4/3' not in out
+    one, two = runs[1], runs[2]
+    assert len(one['differences']) == 3
+    assert one['differences'].keys() == two['differences'].keys()
+    for key, diff in one['differences'].items():
+        assert two['differences'][key] == pytest.approx(diff, abs=1e-5)
+    assert two['delta'] == pytest.approx(one['delta'], abs=1e-5)

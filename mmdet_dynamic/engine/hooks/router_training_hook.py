@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from mmdet_dynamic.registry import HOOKS
 
 DELTA_MODES = ('dataset', 'running')
+ROUTER_DATA = ('train', 'holdout')
 STATE_KEY = 'router_training'
 
 
@@ -42,6 +43,17 @@ def _gathered(local: List) -> List:
     """The lists ``local`` of every rank, joined rank by rank."""
     parts = all_gather_object(local) if get_world_size() > 1 else [local]
     return [v for part in parts for v in part]
+
+
+def _forever(loader):
+    """Batches of ``loader`` without end, a new sampler epoch each pass (as
+    mmengine's iteration-based loop draws them)."""
+    epoch = 0
+    while True:
+        if hasattr(loader.sampler, 'set_epoch'):
+            loader.sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
 
 
 def median(values: Sequence[float]) -> float:
@@ -79,6 +91,12 @@ class RouterTrainingHook(Hook):
        Under distributed training the differences are gathered from all
        ranks (images de-duplicated by ``img_id``), so every rank uses the
        same Delta.
+
+       With ``router_data='holdout'`` the router phase (Delta included)
+       runs on the held-out part of a
+       :class:`~mmdet_dynamic.datasets.HoldoutSplit` training set, images
+       the detectors did not train on, instead of the joint phase's
+       images.
 
     4. replaces the runner's parameter schedulers by ``param_scheduler``
        built for the router optimizer (none by default: the paper's
@@ -128,6 +146,13 @@ class RouterTrainingHook(Hook):
             images whose spread is logged (``router_phi_p10``,
             ``router_phi_p90``, ``router_logit_std``), so that a saturating
             router (every phi near 0 or 1) shows in the log. Defaults to 200.
+        router_data (str): The images of the router phase. ``'train'``
+            (DynamicDet's): the training set the detectors trained on.
+            ``'holdout'``: the held-out part of the training set, which must
+            be a ``HoldoutSplit(part='fit')`` (the joint phase trains on the
+            other part); the router then learns each image's L1 - L2 (or
+            AP gain) as the detectors do on new images. Defaults to
+            ``'train'``.
     """
 
     priority = 'NORMAL'
@@ -143,7 +168,8 @@ class RouterTrainingHook(Hook):
                  delta_num_images: Optional[int] = None,
                  param_scheduler: Optional[List[Dict]] = None,
                  history_size: int = 100000,
-                 spread_window: int = 200) -> None:
+                 spread_window: int = 200,
+                 router_data: str = 'train') -> None:
         if (switch_iter is None) == (switch_epoch is None):
             raise ValueError(
                 'RouterTrainingHook needs exactly one of switch_iter '
@@ -160,6 +186,10 @@ class RouterTrainingHook(Hook):
         if delta_num_images is not None and delta_num_images < 1:
             raise ValueError('delta_num_images must be >= 1 or None, got '
                              f'{delta_num_images}')
+        if router_data not in ROUTER_DATA:
+            raise ValueError(f'router_data must be one of {ROUTER_DATA}, got '
+                             f'{router_data!r}')
+        self.router_data = router_data
         if not isinstance(history_size, int) or history_size < 1:
             raise ValueError(
                 f'history_size must be an integer >= 1, got {history_size!r}')
@@ -175,6 +205,9 @@ class RouterTrainingHook(Hook):
         self._router_wrapper = None
         self._loaded_state: Optional[Dict] = None
         self._loaded_weights = False
+        # image -> L1 - L2 of the last Delta pass (what Delta is the median
+        # of), the same on every rank
+        self.last_differences: Dict = {}
 
     # --------------------------------------------------------------- helpers
     def _past_switch(self, runner) -> bool:
@@ -221,6 +254,8 @@ class RouterTrainingHook(Hook):
         set Delta (computed by a pass over the training set when ``delta``
         is None)."""
         model = unwrap_cascade(runner.model)
+        if self.router_data == 'holdout':
+            self._use_holdout_images(runner)
         model.phase = 'router'
         self._drop_joint_logs(runner)
         self._router_wrapper = build_optim_wrapper(
@@ -241,6 +276,10 @@ class RouterTrainingHook(Hook):
         else:
             how = 'restored from the checkpoint'
         self._set_delta(runner, delta)
+        # mmengine's RuntimeInfoHook logged this iteration's lr from the
+        # joint optimizer before the switch: log the router's instead
+        for name, lr in runner.optim_wrapper.get_lr().items():
+            runner.message_hub.update_scalar(f'train/{name}', lr[0])
         optimizer = runner.optim_wrapper.optimizer
         n_params = sum(p.numel() for g in optimizer.param_groups
                        for p in g['params'])
@@ -251,6 +290,36 @@ class RouterTrainingHook(Hook):
             f'{type(optimizer).__name__} (lr {optimizer.param_groups[0]["lr"]}'
             f') over the router\'s {n_params} parameters; '
             f'Delta = {self.delta(runner):.6f} ({how})')
+
+    @staticmethod
+    def _use_holdout_images(runner) -> None:
+        """Make the train loop draw from the held-out part of its
+        ``HoldoutSplit`` training set (the same loader settings)."""
+        from mmdet_dynamic.datasets import HoldoutSplit
+        loop = runner.train_loop
+        dataset = loop.dataloader.dataset
+        if not isinstance(dataset, HoldoutSplit):
+            raise TypeError(
+                "RouterTrainingHook(router_data='holdout') trains the router "
+                'on the held-out part of the training set, but '
+                f'train_dataloader.dataset is a {type(dataset).__name__}. '
+                "Wrap it: dataset=dict(type='HoldoutSplit', holdout=0.25, "
+                "part='fit', dataset=<your dataset>).")
+        if dataset.part == 'holdout':
+            return  # already switched (resumed run)
+        cfg = copy.deepcopy(dict(runner.cfg.train_dataloader))
+        cfg['dataset'] = dataset.other_part()
+        randomness = runner.cfg.get('randomness') or {}
+        loader = runner.build_dataloader(
+            cfg, seed=runner.seed,
+            diff_rank_seed=randomness.get('diff_rank_seed', False))
+        loop.dataloader = loader
+        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop
+            loop.dataloader_iterator = _forever(loader)
+        runner.logger.info(
+            'RouterTrainingHook: router phase on the held-out part of the '
+            f'training set ({len(loader.dataset)} images; the detectors '
+            f'trained on the other {len(dataset)})')
 
     def _loaded_router_state(self) -> bool:
         """Whether the loaded checkpoint was saved in the router phase."""
@@ -282,9 +351,19 @@ class RouterTrainingHook(Hook):
         """Per-image ``L1 - L2`` of the current model over the training set
         (or its first ``delta_num_images`` images), gathered from all ranks.
 
+        Each image is scored alone (batch 1: its loss does not depend on
+        batch-mates' padding). Under distributed training the images are
+        dealt to the ranks in turn and the list is padded (with the last
+        image, whose repeats are dropped from the result) so that every
+        rank runs the same number of steps: a head whose loss calls a
+        collective never leaves a rank waiting. With the model's
+        gathered per-image losses (see
+        :meth:`DynamicCascadeDetector._per_image_loss`) the differences,
+        and Delta, are those of a single process.
+
         Returns:
-            list[float]: One difference per training image, the same list on
-            every rank.
+            list[float]: One difference per training image (ordered by
+            image id), the same list on every rank.
         """
         model = unwrap_cascade(runner.model)
         loader = runner.train_dataloader
@@ -295,10 +374,12 @@ class RouterTrainingHook(Hook):
             raise ValueError('RouterTrainingHook: the training set is empty; '
                              'Delta needs at least one image')
         rank, world = get_rank(), get_world_size()
-        indices = list(range(rank, num, world))
+        steps = -(-num // world)  # every rank runs this many images
+        padded = list(range(num)) + [num - 1] * (steps * world - num)
+        indices = padded[rank::world]
         pass_loader = DataLoader(
             torch.utils.data.Subset(dataset, indices),
-            batch_size=loader.batch_size or 1,
+            batch_size=1,
             shuffle=False,
             num_workers=loader.num_workers,
             collate_fn=loader.collate_fn)
@@ -306,22 +387,25 @@ class RouterTrainingHook(Hook):
         model.eval()
         local: List = []
         bar = ProgressBar(num) if rank == 0 else None
-        for data in pass_loader:
+        for step, data in enumerate(pass_loader):
             data = model.data_preprocessor(data, True)
             diffs = model.loss_differences(data['inputs'],
                                            data['data_samples'])
-            for sample, diff in zip(data['data_samples'], diffs.tolist()):
+            if step * world + rank < num:  # not padding
+                sample = data['data_samples'][0]
                 key = sample.metainfo.get('img_id',
                                           sample.metainfo.get('img_path'))
-                local.append((key, diff))
-            if bar is not None:
-                bar.update(len(diffs) * world)
+                local.append((key, float(diffs[0])))
+            if bar is not None:  # the images of this step, on all ranks
+                for _ in range(min(world, num - step * world)):
+                    bar.update()
         if bar is not None:
             print()
         model.train(was_training)
         by_image = {}
         for key, diff in _gathered(local):
             by_image.setdefault(key, diff)
+        self.last_differences = by_image
         return [by_image[k] for k in sorted(by_image, key=str)]
 
     # ------------------------------------------------------------------ hooks
@@ -371,6 +455,21 @@ class RouterTrainingHook(Hook):
             if self.switch_iter is not None else
             meta.get('epoch', 0) >= self.switch_epoch)
         if not resumes_in_router:
+            if self._loaded_router_state():
+                name = 'switch_iter' if self.switch_iter is not None \
+                    else 'switch_epoch'
+                unit = 'iteration' if self.switch_iter is not None \
+                    else 'epoch'
+                at = meta.get('iter' if unit == 'iteration' else 'epoch')
+                raise ValueError(
+                    f'RouterTrainingHook: the checkpoint was saved in the '
+                    f'router phase (at {unit} {at}), but the config now '
+                    f'starts the router phase later ({name}='
+                    f'{getattr(self, name)}). Its optimizer state belongs '
+                    f'to the router, not to the joint phase. Resume with '
+                    f'the {name} it was trained with (at most {at}), or '
+                    'start a new run from a joint-phase checkpoint with '
+                    'load_from.')
             return
         if self._loaded_router_state():
             # the saved optimizer and scheduler states are the router's:
@@ -414,6 +513,13 @@ class RouterTrainingHook(Hook):
         if self.switch_iter is not None and not self.in_router_phase(
                 runner) and self._past_switch(runner):
             self._enter_router_phase(runner, None)
+            if self.router_data == 'holdout' and data_batch is not None:
+                # the loop drew this iteration's batch from the joint
+                # phase's images before this hook ran: train the router on
+                # a held-out batch instead (the loop passes this same dict
+                # on to train_step)
+                data_batch.clear()
+                data_batch.update(next(runner.train_loop.dataloader_iterator))
 
     def after_train_iter(self,
                          runner,

@@ -1,18 +1,19 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """DynamicDet's dynamic architecture as an mmdet detector."""
 import copy
-import logging
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from torch import Tensor
 
 from mmdet.models.detectors import BaseDetector, TwoStageDetector
 from mmdet_dynamic.registry import MODELS
 from mmdet.structures import SampleList
+from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmdet_dynamic.evaluation import image_ap
 from ..layers.adaptive_router import AdaptiveRouter, logit_of, sigmoid_of
 from ..layers.composite_connection import CompositeConnection
 from ..layers.backbone_stages import backbone_stages, forward_stages
@@ -20,6 +21,7 @@ from .detector_heads import (check_wrappable, heads_forward, heads_loss,
                              heads_predict, neck_features)
 
 PHASES = ('joint', 'router')
+ROUTER_TARGETS = ('loss', 'ap_gain')
 TEST_CFG_KEYS = ('threshold', 'tensor_route')
 HEAD_NAMES = ('neck', 'rpn_head', 'roi_head', 'bbox_head')
 
@@ -164,6 +166,16 @@ class DynamicCascadeDetector(BaseDetector):
         loss_weights (Sequence[float]): Joint-phase weights of detector 1's
             and detector 2's losses. Defaults to (1, 1).
         phase (str): ``'joint'`` or ``'router'``.
+        router_target (str): What the per-image costs L1 and L2 of the
+            router loss are. ``'loss'`` (default, DynamicDet's): each
+            detector's total training loss on the image. ``'ap_gain'``:
+            minus each detector's COCO AP (IoU 0.50:0.95) on the image
+            (its predictions with the wrapped detector's ``test_cfg``
+            against the image's ground truth), so ``L1 - L2`` is detector
+            2's AP gain on the image and Delta its median. The loss of an
+            overfit detector on its own training images says little about
+            new images; the AP gain measures what routing is scored on.
+            Not DynamicDet's; the official recipes keep ``'loss'``.
         init_detectors_from (str, optional): A single-detector checkpoint
             (e.g. a baseline trained with mmdet) loaded into both detectors
             by :meth:`init_weights`. A shorthand for
@@ -195,6 +207,7 @@ class DynamicCascadeDetector(BaseDetector):
                  composite_cfg: ConfigType = dict(norm_cfg=dict(type='BN')),
                  loss_weights: Sequence[float] = (1.0, 1.0),
                  phase: str = 'joint',
+                 router_target: str = 'loss',
                  init_detectors_from: Optional[str] = None,
                  synced_head_attrs: Sequence[str] = ('use_l1', ),
                  train_cfg: OptConfigType = None,
@@ -219,9 +232,11 @@ class DynamicCascadeDetector(BaseDetector):
         self.last_loss_diffs: Optional[Tensor] = None
         self.last_router_logits: Optional[Tensor] = None
         self.test_cfg = self._checked_test_cfg(test_cfg)
+        if router_target not in ROUTER_TARGETS:
+            raise ValueError(f'router_target must be one of {ROUTER_TARGETS}'
+                             f', got {router_target!r}')
+        self.router_target = router_target
         self.phase = phase
-        if not torch.cuda.is_available():
-            self._revert_sync_bn()
 
     # ---------------------------------------------------------- build steps
     def _build_detectors(self, detector: dict, backbone: OptConfigType,
@@ -315,24 +330,6 @@ class DynamicCascadeDetector(BaseDetector):
         test_cfg['threshold'] = self._checked_threshold(
             test_cfg['threshold'])
         return test_cfg
-
-    def _revert_sync_bn(self) -> None:
-        """SyncBN needs CUDA: on a CPU-only machine fall back to BN (the
-        state dict keys stay the same, so checkpoints move freely between
-        GPU and CPU runs)."""
-        if not any('SyncBatchNorm' in type(m).__name__
-                   for m in self.modules()):
-            return
-        from mmengine.model import revert_sync_batchnorm
-        print_log(
-            'DynamicCascadeDetector: SyncBN needs CUDA, which this machine '
-            'does not have; using BatchNorm instead (same weights and '
-            'statistics; on GPUs SyncBN is kept)',
-            logger='current',
-            level=logging.WARNING)
-        for name, child in list(self.named_children()):
-            setattr(self, name, revert_sync_batchnorm(child))
-        self._declare_stages()  # the stage modules were replaced
 
     # ------------------------------------------------------------------ api
     @property
@@ -475,37 +472,91 @@ class DynamicCascadeDetector(BaseDetector):
     def _per_image_loss(self, detector: BaseDetector,
                         feats: Sequence[Tensor],
                         samples: SampleList) -> Tensor:
+        """Each image's total loss alone (N, ), without gradients.
+
+        Under distributed training every rank runs the neck and heads of
+        every image of the step (its B outputs gathered from all ranks), in
+        the same order, and keeps its own images' losses: a head whose loss
+        averages a count over the ranks (mmdet's ``reduce_mean`` of the
+        positive samples, in YOLOX, FCOS, ATSS, ...) then sees the same
+        image on every rank, so each image's loss is the one a single
+        process computes, whatever the number of processes, and every rank
+        makes the same collective calls (no rank waits for another)."""
+        items = [([f[i:i + 1] for f in feats], sample)
+                 for i, sample in enumerate(samples)]
+        start = 0
+        if get_world_size() > 1:
+            parts = all_gather_object([([f.cpu() for f in fs], s.cpu())
+                                       for fs, s in items])
+            start = sum(len(p) for p in parts[:get_rank()])
+            device = feats[0].device
+            items = [([f.to(device) for f in fs], s.to(device))
+                     for part in parts for fs, s in part]
         losses = [
-            _sum_losses(
-                self._detector_loss(detector, [f[i:i + 1] for f in feats],
-                                    [sample]))
-            for i, sample in enumerate(samples)
+            _sum_losses(self._detector_loss(detector, fs, [sample]))
+            for fs, sample in items
         ]
+        losses = losses[start:start + len(samples)]
         device = feats[0].device
         return torch.stack([torch.as_tensor(v, device=device)
                             for v in losses]).float()
 
+    def _per_image_neg_ap(self, detector: BaseDetector,
+                          feats: Sequence[Tensor],
+                          samples: SampleList) -> Tensor:
+        """Minus each image's COCO AP (IoU 0.50:0.95) of ``detector``'s
+        predictions (its ``test_cfg``, in input coordinates) against the
+        image's ``gt_instances``."""
+        samples = heads_predict(detector, neck_features(detector, feats),
+                                copy.deepcopy(samples), rescale=False)
+        costs = []
+        for sample in samples:
+            pred, gt = sample.pred_instances, sample.gt_instances
+            costs.append(-image_ap(
+                pred.bboxes.detach().cpu().numpy(),
+                pred.scores.detach().cpu().numpy(),
+                pred.labels.cpu().numpy(),
+                get_box_tensor(gt.bboxes).detach().cpu().numpy(),
+                gt.labels.cpu().numpy()))
+        return torch.tensor(costs, device=feats[0].device)
+
     @torch.no_grad()
-    def _detached_losses(self, inputs: Tensor, samples: SampleList,
+    def _detached_losses(self,
+                         inputs: Tensor,
+                         samples: SampleList,
                          feats1: Sequence[Tensor],
-                         out1: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+                         out1: Sequence[Tensor],
+                         target: Optional[str] = None
+                         ) -> Tuple[Tensor, Tensor]:
+        """Per-image costs L1, L2 (N, ) of the two detectors, as ``target``
+        (default: ``router_target``) defines them."""
+        target = target or self.router_target
+        if target not in ROUTER_TARGETS:
+            raise ValueError(f'router target must be one of '
+                             f'{ROUTER_TARGETS}, got {target!r}')
         out2 = self.run_backbone2(inputs, feats1)
-        l1 = self._per_image_loss(self.detector1, out1,
-                                  copy.deepcopy(samples))
-        l2 = self._per_image_loss(self.detector2, out2,
-                                  copy.deepcopy(samples))
+        cost = self._per_image_loss if target == 'loss' \
+            else self._per_image_neg_ap
+        l1 = cost(self.detector1, out1, copy.deepcopy(samples))
+        l2 = cost(self.detector2, out2, copy.deepcopy(samples))
         return l1, l2
 
     @torch.no_grad()
-    def loss_differences(self, batch_inputs: Tensor,
-                         batch_data_samples: SampleList) -> Tensor:
-        """Per-image ``L1 - L2``: detector 1's total loss minus detector
-        2's on each image, without gradients (what Delta is the median of).
+    def loss_differences(self,
+                         batch_inputs: Tensor,
+                         batch_data_samples: SampleList,
+                         target: Optional[str] = None) -> Tensor:
+        """Per-image ``L1 - L2`` without gradients (what Delta is the
+        median of): detector 1's total loss minus detector 2's on each
+        image, or, with ``router_target='ap_gain'``, detector 2's AP minus
+        detector 1's.
 
         Args:
             batch_inputs (Tensor): (N, 3, H, W), preprocessed.
             batch_data_samples (list[DetDataSample]): N samples with
                 ``gt_instances``.
+            target (str, optional): ``'loss'`` or ``'ap_gain'``; defaults
+                to the model's ``router_target``.
 
         Returns:
             Tensor: (N, ) float differences.
@@ -513,7 +564,7 @@ class DynamicCascadeDetector(BaseDetector):
         self.sync_heads()
         feats1, out1 = self.run_backbone1(batch_inputs)
         l1, l2 = self._detached_losses(batch_inputs, batch_data_samples,
-                                       feats1, out1)
+                                       feats1, out1, target)
         return l1 - l2
 
     def loss(self, batch_inputs: Tensor,
@@ -609,6 +660,26 @@ class DynamicCascadeDetector(BaseDetector):
             feats1, _ = self.run_backbone1(inputs)
             logits[idx] = self.route(feats1, inputs, samples)[0]
         return logits
+
+    def router_inputs(self, batch_inputs: Tensor,
+                      batch_data_samples: SampleList) -> Tensor:
+        """The router's input vectors (N, d): B1's routed levels pooled
+        over each image's own cells (:meth:`AdaptiveRouter.pooled`), the
+        same grouping by own padded size as :meth:`difficulty_logits`. In
+        the router phase they are fixed per image (B1 is frozen)."""
+        pooled = None
+        for idx, (h, w) in self._own_pad_groups(batch_inputs,
+                                                batch_data_samples):
+            inputs = batch_inputs[idx, :, :h, :w]
+            samples = [batch_data_samples[i] for i in idx.tolist()]
+            feats1, _ = self.run_backbone1(inputs)
+            vec = self.router.pooled([feats1[k] for k in self.stages1.routed],
+                                     *self._valid_region(inputs, samples))
+            if pooled is None:
+                pooled = vec.new_empty((len(batch_data_samples), ) +
+                                       vec.shape[1:])
+            pooled[idx] = vec
+        return pooled
 
     def difficulty_scores(self, batch_inputs: Tensor,
                           batch_data_samples: SampleList) -> Tensor:

@@ -302,3 +302,73 @@ def test_router_phase_logs_the_spread_of_phi(trained):
         pytest.approx(float(np.percentile(phi, 90)))
     assert hub.get_scalar('train/router_logit_std').current() == \
         pytest.approx(float(logits.std()))
+
+
+def test_first_router_iteration_logs_the_router_lr(trained):
+    """mmengine logs the lr before the switch; the hook logs the router
+    optimizer's (it used to show the joint SGD's 2e-2)."""
+    lrs = trained['runner'].message_hub.get_scalar('train/lr').data[0]
+    # 2 joint iterations (the scheduler's warm-up lr), then the router's
+    assert list(lrs[-2:]) == [1e-5, 1e-5]
+    assert all(v != 1e-5 for v in lrs[:2])
+
+
+def test_resume_after_moving_switch_past_the_checkpoint_is_explained(
+        trained, raccoon_coco, tmp_path):
+    """A router-phase checkpoint (iteration 3, switch at 2) resumed with
+    switch_iter=4: a message about the schedule, not torch's optimizer
+    error."""
+    ckpt = str(trained['work_dir'] / 'iter_3.pth')
+    runner, _ = _runner(raccoon_coco, tmp_path, iters=6, switch_iter=4,
+                        resume=True, load_from=ckpt)
+    with pytest.raises(ValueError, match=r'saved in the router phase \(at '
+                       r'iteration 3\).*switch_iter=4.*at most 3'):
+        runner.train()
+
+
+def test_router_phase_on_held_out_images(raccoon_coco, tmp_path):
+    """router_data='holdout': the joint phase trains on the 'fit' part of a
+    HoldoutSplit, the router phase (its Delta pass included) on the other
+    part only."""
+    from mmdet_dynamic.datasets import HoldoutSplit
+    cfg = tiny_config(CONFIG, raccoon_coco, str(tmp_path), num_images=6,
+                      iters=3)
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.dataset = dict(
+        type='HoldoutSplit', holdout=0.5, part='fit',
+        dataset=cfg.train_dataloader.dataset)
+    cfg.custom_hooks = [
+        dict(type='RouterTrainingHook', switch_iter=1, router_data='holdout')
+    ]
+    runner = Runner.from_cfg(cfg)
+    seen = []
+
+    class _Images(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            seen.append((runner.model.phase, {
+                s.img_id for s in data_batch['data_samples']}))
+
+    runner.register_hook(_Images(), priority='LOW')
+    runner.train()
+    fit = runner.cfg.train_dataloader.dataset
+    split = HoldoutSplit(fit['dataset'], 0.5, 'fit')
+    ids = [split.dataset.get_data_info(i)['img_id'] for i in range(6)]
+    fit_ids = {ids[i] for i in split.indices}
+    held_ids = set(ids) - fit_ids
+    assert len(fit_ids) == len(held_ids) == 3
+    assert [p for p, _ in seen] == ['joint', 'router', 'router']
+    assert seen[0][1] <= fit_ids
+    assert all(images <= held_ids for p, images in seen if p == 'router')
+    hook = _router_hook(runner)
+    assert set(hook.last_differences) == held_ids  # Delta on held-out only
+    assert isinstance(runner.train_dataloader.dataset, HoldoutSplit)
+    assert runner.train_dataloader.dataset.part == 'holdout'
+
+
+def test_holdout_router_data_needs_a_holdout_split(raccoon_coco, tmp_path):
+    runner, _ = _runner(raccoon_coco, tmp_path, iters=2, switch_iter=1,
+                        hook=dict(router_data='holdout'))
+    with pytest.raises(TypeError, match="dataset=dict\\(type='HoldoutSplit'"):
+        runner.train()
+    with pytest.raises(ValueError, match='router_data'):
+        RouterTrainingHook(switch_iter=1, router_data='val')
