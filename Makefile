@@ -5,9 +5,11 @@
 #                router training, threshold calibration, trade-off table/plot
 #   make test    the test suite (what CI runs)
 #   make venv    only create/update .venv
-#   make data    raccoon VOC -> COCO json (data/raccoon/coco/)
+#   make data    raccoon and BCCD VOC -> COCO json (data/{raccoon,bccd}/coco/)
 #   make balloon balloon VIA -> COCO json (data/balloon/), images linked
 #   make wheel   build a wheel into dist/
+#   make compat  the test suite on the common older stack (Python 3.10,
+#                torch 2.1.2, lowest supported mmengine/mmdet) in .venv-compat
 
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -16,17 +18,29 @@ DEMO_CFG := configs/dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py
 DEMO_DIR := work_dirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: venv data balloon demo test wheel clean
+.PHONY: venv data balloon demo test wheel compat clean
 
 venv:
 	@bash tools/setup_env.sh
 
-data: venv data/raccoon/coco/train.json
+data: venv data/raccoon/coco/all.json data/bccd/coco/all.json
 
-data/raccoon/coco/train.json: data/raccoon/data/train_labels.csv data/raccoon/data/test_labels.csv
+# `all` (every image) is what the k-fold router benchmark splits into folds.
+data/raccoon/coco/all.json: data/raccoon/data/train_labels.csv data/raccoon/data/test_labels.csv
 	$(PY) tools/dataset_converters/voc_to_coco.py data/raccoon \
 		--split train=data/train_labels.csv --split test=data/test_labels.csv \
+		--split all=data/train_labels.csv+data/test_labels.csv \
 		--out-dir data/raccoon/coco
+
+# BCCD has two zero-size boxes (BloodImage_00338, BloodImage_00343): dropped
+# and reported.
+data/bccd/coco/all.json: $(wildcard data/bccd/ImageSets/Main/*.txt)
+	$(PY) tools/dataset_converters/voc_to_coco.py data/bccd \
+		--ann-dir Annotations --img-dir JPEGImages --drop-invalid --classes RBC WBC Platelets \
+		--split train=ImageSets/Main/train.txt --split val=ImageSets/Main/val.txt \
+		--split test=ImageSets/Main/test.txt \
+		--split all=ImageSets/Main/trainval.txt+ImageSets/Main/test.txt \
+		--out-dir data/bccd/coco
 
 balloon: venv
 	@test -d "$(BALLOON_SRC)" || { echo "balloon data not found at $(BALLOON_SRC); set BALLOON_SRC=PATH" >&2; exit 1; }
@@ -52,6 +66,9 @@ test: venv
 
 wheel: venv
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+
+compat:
+	bash tools/compat_check.sh
 
 clean:
 	rm -rf build dist *.egg-info work_dirs data/raccoon/coco data/balloon

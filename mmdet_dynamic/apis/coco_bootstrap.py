@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+from ..evaluation.coco_ap import interpolated_ap
 
 
 def per_image_matches(metric, results: Sequence, iou_type: str = 'bbox'
@@ -74,30 +74,114 @@ def per_image_matches(metric, results: Sequence, iou_type: str = 'bbox'
     return out
 
 
-def _category_aps(recs: List[Dict]) -> Optional[np.ndarray]:
-    """AP at each IoU threshold (T, ) of one category's pooled matches, as
-    COCOeval's ``accumulate`` computes it; None without ground truth."""
-    num_gt = sum(r['num_gt'] for r in recs)
-    if num_gt == 0:
-        return None
-    scores = np.concatenate([r['scores'] for r in recs])
-    order = np.argsort(-scores, kind='mergesort')
-    matched = np.concatenate([r['matched'] for r in recs], axis=1)[:, order]
-    ignored = np.concatenate([r['ignored'] for r in recs], axis=1)[:, order]
-    tp = np.cumsum(matched & ~ignored, axis=1, dtype=np.float64)
-    fp = np.cumsum(~matched & ~ignored, axis=1, dtype=np.float64)
-    aps = []
-    for t in range(tp.shape[0]):
-        recall = tp[t] / num_gt
-        precision = tp[t] / (tp[t] + fp[t] + np.spacing(1))
-        precision = np.maximum.accumulate(precision[::-1])[::-1] \
-            if precision.size else precision
-        inds = np.searchsorted(recall, RECALL_POINTS, side='left')
-        q = np.zeros(RECALL_POINTS.size)
-        valid = inds < precision.size
-        q[valid] = precision[inds[valid]]
-        aps.append(q.mean())
-    return np.asarray(aps)
+class PooledMatches:
+    """COCO AP of n images on R routes under any number of weightings at
+    once: the engine of :func:`pooled_ap` and of the bootstrap intervals.
+
+    A weighting ``w`` (R, n) gives each image a multiplicity on the route
+    it takes (0 elsewhere): ``w[r, i] = c`` counts image ``i``'s matches on
+    route ``r`` ``c`` times, as if the image appeared ``c`` times in a list
+    (a bootstrap resample draws images with replacement), and its ground
+    truths ``sum_r w[r, i]`` times. Every category's detections of every
+    image and route are sorted once (by score, stable, images in order);
+    a weighting then only scales them, so COCO's cumulative true and false
+    positives are weighted cumulative sums. This equals pooling the listed
+    matches in image order, as ``COCOeval.accumulate`` does (tested against
+    mmdet's ``CocoMetric``).
+
+    Args:
+        routes (Sequence[Sequence[dict | None]]): R lists of the n images'
+            :func:`per_image_matches` (the same images in the same order).
+    """
+
+    def __init__(self, routes: Sequence[Sequence[Optional[Dict]]]) -> None:
+        self.num_routes = len(routes)
+        self.num_images = len(routes[0]) if routes else 0
+        if any(len(r) != self.num_images for r in routes):
+            raise ValueError('every route needs the matches of the same '
+                             f'images, got {[len(r) for r in routes]}')
+        cats = sorted({k for route in routes for m in route
+                       for k in (m or {})})
+        self.categories = []
+        for k in cats:
+            num_gt = np.zeros(self.num_images)
+            parts = []
+            for i in range(self.num_images):
+                for r, route in enumerate(routes):
+                    rec = (route[i] or {}).get(k)
+                    if rec is None:
+                        continue
+                    num_gt[i] = rec['num_gt']  # the same on every route
+                    parts.append((rec, r, i))
+            if not parts:
+                continue
+            scores = np.concatenate([p[0]['scores'] for p in parts])
+            order = np.argsort(-scores, kind='mergesort')
+            matched = np.concatenate([p[0]['matched'] for p in parts],
+                                     axis=1)[:, order]
+            ignored = np.concatenate([p[0]['ignored'] for p in parts],
+                                     axis=1)[:, order]
+            route = np.concatenate(
+                [np.full(len(p[0]['scores']), p[1]) for p in parts])[order]
+            image = np.concatenate(
+                [np.full(len(p[0]['scores']), p[2]) for p in parts])[order]
+            self.categories.append(
+                dict(tp=(matched & ~ignored).astype(np.float64),
+                     fp=(~matched & ~ignored).astype(np.float64),
+                     route=route, image=image, num_gt=num_gt))
+
+    def ap(self, weights: np.ndarray) -> Dict[str, np.ndarray]:
+        """AP (IoU 0.50:0.95) and AP50 of each weighting.
+
+        Args:
+            weights (np.ndarray): (B, R, n) weightings (each image weighted
+                on one route per row), or (R, n) for one.
+
+        Returns:
+            dict: ``mAP`` and ``mAP_50``, arrays (B, ) (floats for one
+            weighting): per category, then the mean over the categories
+            with ground truth in that weighting (0 where none has any).
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        single = weights.ndim == 2
+        if single:
+            weights = weights[None]
+        batch = weights.shape[0]
+        image_weight = weights.sum(axis=1)  # (B, n)
+        total = np.zeros((batch, 10))
+        counted = np.zeros(batch)
+        for cat in self.categories:
+            num_gt = image_weight @ cat['num_gt']  # (B, )
+            has_gt = num_gt > 0
+            if not has_gt.any():
+                continue
+            aps = np.zeros((batch, cat['tp'].shape[0]))
+            # rows in chunks of about 2e6 weighted detections each
+            step = max(1, int(2e6 // max(1, cat['tp'].shape[1])))
+            for rows in range(0, batch, step):
+                part = slice(rows, rows + step)
+                w = weights[part, cat['route'], cat['image']]  # (b, D)
+                for t in range(cat['tp'].shape[0]):
+                    tp = np.cumsum(w * cat['tp'][t], axis=1)
+                    fp = np.cumsum(w * cat['fp'][t], axis=1)
+                    aps[part, t] = interpolated_ap(tp, fp, num_gt[part])
+            total[has_gt] += aps[has_gt]
+            counted += has_gt
+        aps = total / np.maximum(counted, 1)[:, None]
+        out = dict(mAP=aps.mean(axis=1), mAP_50=aps[:, 0])
+        if single:
+            return {k: float(v[0]) for k, v in out.items()}
+        return out
+
+
+def per_image_ap(table: PooledMatches, key: str = 'mAP') -> np.ndarray:
+    """COCO AP of every image alone on every route, (R, n) (0 for an image
+    without ground truth)."""
+    r, n = table.num_routes, table.num_images
+    w = np.zeros((r * n, r, n))
+    for route in range(r):
+        w[route * n + np.arange(n), route, np.arange(n)] = 1.0
+    return table.ap(w)[key].reshape(r, n)
 
 
 def pooled_ap(matches: Sequence[Optional[Dict]]) -> Dict[str, float]:
@@ -105,15 +189,17 @@ def pooled_ap(matches: Sequence[Optional[Dict]]) -> Dict[str, float]:
     (repeats count as often as they appear): per category over the images,
     then the mean over the categories that have ground truth, as
     ``summarize`` does."""
-    by_cat: Dict[int, List[Dict]] = {}
-    for per_cat in matches:
-        for k, rec in (per_cat or {}).items():
-            by_cat.setdefault(k, []).append(rec)
-    aps = [a for a in map(_category_aps, by_cat.values()) if a is not None]
-    if not aps:
+    if not matches:
         return dict(mAP=0.0, mAP_50=0.0)
-    aps = np.stack(aps)  # (categories, T)
-    return dict(mAP=float(aps.mean()), mAP_50=float(aps[:, 0].mean()))
+    return PooledMatches([matches]).ap(np.ones((1, len(matches))))
+
+
+def percentile_interval(draws: np.ndarray, level: float = 0.95):
+    """The ``level`` percentile interval of bootstrap draws (along axis
+    0)."""
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(np.asarray(draws), [alpha, 1.0 - alpha], axis=0)
+    return lo, hi
 
 
 def bootstrap_ap_difference(first: Sequence[Optional[Dict]],
@@ -137,15 +223,21 @@ def bootstrap_ap_difference(first: Sequence[Optional[Dict]],
     n = len(first)
     if n == 0:
         raise ValueError('paired bootstrap of no images')
+    table = PooledMatches([first, *second])
     rng = np.random.default_rng(seed)
-
-    def diff(idx):
-        a = pooled_ap([first[i] for i in idx])[key]
-        b = np.mean([pooled_ap([s[i] for i in idx])[key] for s in second])
-        return a - b
-
-    full = diff(np.arange(n))
-    draws = [diff(rng.integers(0, n, n)) for _ in range(num_samples)]
-    alpha = (1.0 - level) / 2
-    lo, hi = np.quantile(draws, [alpha, 1.0 - alpha])
-    return float(full), float(lo), float(hi)
+    counts = np.stack([np.ones(n)] + [
+        np.bincount(rng.integers(0, n, n), minlength=n)
+        for _ in range(num_samples)
+    ])  # (1 + samples, n): the full set, then the resamples
+    num = len(second) + 1
+    diffs = []
+    for chunk in np.array_split(np.arange(len(counts)),
+                                max(1, len(counts) // 64)):
+        w = np.zeros((len(chunk), num, num, n))
+        for r in range(num):  # row r takes routing r on every image
+            w[:, r, r] = counts[chunk]
+        ap = table.ap(w.reshape(-1, num, n))[key].reshape(len(chunk), num)
+        diffs.append(ap[:, 0] - ap[:, 1:].mean(axis=1))
+    diffs = np.concatenate(diffs)
+    lo, hi = percentile_interval(diffs[1:], level)
+    return float(diffs[0]), float(lo), float(hi)

@@ -8,22 +8,45 @@ Layout expected (the raccoon dataset's)::
       images/<name>.jpg           the images
       data/train_labels.csv       split lists: a CSV with a ``filename``
       data/test_labels.csv        column, or a text file with one image
-                                  name or id per line (VOC ImageSets)
+                                  name or id per line (VOC ImageSets);
+                                  several lists joined by ``+`` make one
+                                  split (``all=train.txt+test.txt``)
+
+The folder names are options (BCCD's ``Annotations``/``JPEGImages`` layout
+works with ``ann_dir``/``img_dir``).
 
 Boxes come from the VOC xml, taken as pixel-edge coordinates ``(x1, y1, x2,
 y2)`` exactly as mmdet's ``XMLDataset`` reads them, and written as COCO
 ``[x1, y1, x2 - x1, y2 - y1]``. Objects marked ``difficult`` are written with
 ``iscrowd=1`` so that both mmdet's training and COCO evaluation ignore them.
-Every file and field is checked before anything is written.
+Every file and field is checked before anything is written. A box that is
+empty (zero width or height) or outside its image stops the conversion with
+the file named, unless ``drop_invalid`` is set: then such boxes are left out
+and each is reported.
 """
 import csv
 import os.path as osp
 import xml.etree.ElementTree as ET
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .coco_json import (AnnotationError, coco_categories,
                         decoded_image_size, require_file, require_finite,
                         write_coco_json)
+
+
+def read_split_lists(split_files: str, root: str = '') -> List[str]:
+    """Image names of a split given by one list or several joined by ``+``
+    (``train.txt+test.txt``), in first-seen order, without duplicates.
+
+    Args:
+        split_files (str): List paths, ``+``-separated, relative to
+            ``root``.
+        root (str): Folder the paths are relative to.
+    """
+    stems: List[str] = []
+    for split_file in split_files.split('+'):
+        stems.extend(read_split_list(osp.join(root, split_file)))
+    return list(dict.fromkeys(stems))
 
 
 def read_split_list(split_file: str) -> List[str]:
@@ -75,16 +98,22 @@ def _number(node: ET.Element, path: str, xml_file: str) -> float:
     return value
 
 
-def parse_voc_xml(xml_file: str) -> Dict:
+def parse_voc_xml(xml_file: str, drop_invalid: bool = False) -> Dict:
     """Parse one VOC xml file.
 
+    Args:
+        xml_file (str): The file.
+        drop_invalid (bool): Leave out boxes that are empty or outside the
+            image (listed in ``dropped``) instead of raising.
+
     Returns:
-        dict: ``filename``, ``width``, ``height`` and ``objects``, a list of
-        dicts with ``name``, ``bbox`` (x1, y1, x2, y2) and ``difficult``.
+        dict: ``filename``, ``width``, ``height``, ``objects``, a list of
+        dicts with ``name``, ``bbox`` (x1, y1, x2, y2) and ``difficult``,
+        and ``dropped``: a message for each box left out.
 
     Raises:
         AnnotationError: Naming the file and the field that is missing,
-            not a number, or out of the image.
+            not a number, or (without ``drop_invalid``) out of the image.
     """
     require_file(xml_file, 'VOC annotation')
     try:
@@ -97,17 +126,22 @@ def parse_voc_xml(xml_file: str) -> Dict:
         raise AnnotationError(
             f'{xml_file}: field <size> must be positive, got '
             f'{width}x{height}')
-    objects = []
+    objects, dropped = [], []
     for i, obj in enumerate(root.findall('object')):
         name = _field(obj, 'name', xml_file)
         x1, y1, x2, y2 = (
             _number(obj, f'bndbox/{k}', xml_file)
             for k in ('xmin', 'ymin', 'xmax', 'ymax'))
         if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
-            raise AnnotationError(
-                f'{xml_file}: field <object>[{i}]/<bndbox> '
-                f'({x1}, {y1}, {x2}, {y2}) is empty or outside the '
-                f'{width:g}x{height:g} image')
+            message = (f'{xml_file}: field <object>[{i}]/<bndbox> '
+                       f'({x1:g}, {y1:g}, {x2:g}, {y2:g}) of a {name} is '
+                       f'empty or outside the {width:g}x{height:g} image')
+            if not drop_invalid:
+                raise AnnotationError(
+                    message + '; fix the box, or pass --drop-invalid '
+                    '(drop_invalid=True) to leave such boxes out')
+            dropped.append(message)
+            continue
         difficult = obj.find('difficult')
         objects.append(
             dict(
@@ -119,7 +153,8 @@ def parse_voc_xml(xml_file: str) -> Dict:
         filename=_field(root, 'filename', xml_file),
         width=int(width),
         height=int(height),
-        objects=objects)
+        objects=objects,
+        dropped=dropped)
 
 
 def voc_to_coco(root: str,
@@ -127,19 +162,27 @@ def voc_to_coco(root: str,
                 out_dir: str,
                 classes: Optional[Sequence[str]] = None,
                 ann_dir: str = 'annotations',
-                img_dir: str = 'images') -> Dict[str, str]:
+                img_dir: str = 'images',
+                drop_invalid: bool = False,
+                report: Optional[Callable[[str], None]] = None
+                ) -> Dict[str, str]:
     """Convert a VOC-style folder into one COCO json per split.
 
     Args:
         root (str): Dataset root.
         split_files (dict[str, str]): Split name -> split list path, e.g.
-            ``{'train': 'data/train_labels.csv'}``; relative paths are taken
-            from ``root``.
+            ``{'train': 'data/train_labels.csv'}``, or several paths joined
+            by ``+``; relative paths are taken from ``root``.
         out_dir (str): Where ``<split>.json`` files are written.
         classes (Sequence[str], optional): Class names in category-id order.
             Defaults to the sorted names found in the xml files.
         ann_dir (str): Folder of the xml files under ``root``.
         img_dir (str): Folder of the images under ``root``.
+        drop_invalid (bool): Leave out boxes that are empty or outside
+            their image instead of stopping; each one is passed to
+            ``report`` (once, even if the image is in several splits).
+        report (callable, optional): Receives a message per dropped box.
+            Defaults to printing it.
 
     Returns:
         dict[str, str]: Split name -> written json path.
@@ -152,12 +195,14 @@ def voc_to_coco(root: str,
             written in either case.
     """
     parsed: Dict[str, List[Dict]] = {}
+    dropped: Dict[str, None] = {}
     for split, split_file in split_files.items():
-        stems = read_split_list(osp.join(root, split_file))
+        stems = read_split_lists(split_file, root)
         records = []
         for stem in stems:
             xml_file = osp.join(root, ann_dir, f'{stem}.xml')
-            record = parse_voc_xml(xml_file)
+            record = parse_voc_xml(xml_file, drop_invalid)
+            dropped.update(dict.fromkeys(record['dropped']))
             img_path = require_file(
                 osp.join(root, img_dir, record['filename']),
                 f'image named by {xml_file}')
@@ -204,6 +249,8 @@ def voc_to_coco(root: str,
             annotations=annotations,
             categories=coco_categories(class_names))
 
+    for message in dropped:
+        (report or print)(f'dropped: {message}')
     written = {}
     for split, coco in cocos.items():
         out_file = osp.join(out_dir, f'{split}.json')

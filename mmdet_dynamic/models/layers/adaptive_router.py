@@ -83,11 +83,21 @@ class AdaptiveRouter(BaseModule):
         :meth:`forward`. Rankings and thresholds use them: a saturated
         sigmoid rounds different logits to the same phi (1.0 in float32
         from a logit of about 17), the logits stay apart."""
-        pooled = torch.cat([
+        return self._score(self.pooled(feats, valid_shapes, input_shape))
+
+    def pooled(self,
+               feats: Sequence[Tensor],
+               valid_shapes: Optional[Sequence[Tuple[int, int]]] = None,
+               input_shape: Optional[Tuple[int, int]] = None) -> Tensor:
+        """The router's input: every level average-pooled over each
+        image's own cells and concatenated, shape (N, d) (same arguments as
+        :meth:`forward`). In the router phase the features are frozen, so
+        this vector is fixed per image: what an offline study of router
+        targets needs."""
+        return torch.cat([
             self._pool(f, valid_shapes, input_shape).flatten(1)
             for f in feats
         ], dim=1)
-        return self._score(pooled)
 
     def masked_logits(self, feats: Sequence[Tensor], valid_hw: Tensor,
                       input_hw: Tuple) -> Tensor:

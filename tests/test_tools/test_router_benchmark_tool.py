@@ -1,0 +1,102 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
+"""tools/analysis_tools/router_benchmark.py: bad input stops it before any
+training, with nothing written; --resume checks the settings."""
+import json
+import os.path as osp
+
+import pytest
+
+from ..conftest import PROJECT_ROOT, tool_main
+
+DY_FASTER_BCCD = osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
+                          'dy-faster-rcnn_r18_fpn_joint-router_bccd.py')
+DY_FASTER = osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
+                     'dy-faster-rcnn_r18_fpn_joint-router_raccoon.py')
+
+
+def _tool():
+    return tool_main('analysis_tools/router_benchmark.py')
+
+
+@pytest.fixture(scope='module')
+def raccoon_all(tmp_path_factory):
+    """The bundled raccoon data with its `all` split, as `make data`
+    writes it, in a temp folder (images linked)."""
+    import os
+
+    from mmdet_dynamic.datasets import voc_to_coco
+    root = tmp_path_factory.mktemp('raccoon_all')
+    for name in ('annotations', 'images', 'data'):
+        os.symlink(osp.join(PROJECT_ROOT, 'data', 'raccoon', name),
+                   root / name)
+    voc_to_coco(str(root), {
+        'all': 'data/train_labels.csv+data/test_labels.csv'
+    }, str(root / 'coco'))
+    return str(root)
+
+
+def test_unknown_dataset_is_an_argument_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _tool()([DY_FASTER, '--data', 'coco', '--out-dir', str(tmp_path)])
+    assert info.value.code == 2
+    assert "invalid choice: 'coco'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--folds', '1'], '--folds must be at least 2'),
+    (['--bootstrap', '0'], '--bootstrap must be >= 1'),
+])
+def test_bad_numbers_are_argument_errors(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _tool()([DY_FASTER, '--data', 'raccoon', '--out-dir',
+                 str(tmp_path / 'out')] + args)
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_stops_before_training_on_bad_settings(raccoon_all, tmp_path,
+                                               capsys):
+    out = tmp_path / 'out'
+    base = ['--data', 'raccoon', '--data-root', raccoon_all, '--out-dir',
+            str(out)]
+    plain = osp.join(PROJECT_ROOT, 'configs', 'faster_rcnn',
+                     'faster-rcnn_r18_fpn_40i_raccoon.py')
+    cases = [
+        ([plain] + base, "builds a 'FasterRCNN', which has none"),
+        ([DY_FASTER] + base + ['--folds', '201'],
+         r'between 2 and the number of images (200), got 201'),
+        ([DY_FASTER_BCCD] + base, "classes ('RBC', 'WBC', 'Platelets') are "
+         "not raccoon's"),
+        ([osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
+                   'dy-faster-rcnn_r18_fpn_40i_raccoon.py')] + base,
+         'no RouterTrainingHook'),
+        ([DY_FASTER, '--data', 'raccoon', '--data-root',
+          str(tmp_path / 'nowhere'), '--out-dir', str(out)],
+         'prepare the data with `make data`'),
+        ([DY_FASTER] + base + ['--device', 'gpu0'], 'not a device name'),
+    ]
+    for argv, message in cases:
+        assert _tool()(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err, (message, err)
+        assert not out.exists()
+
+
+def test_resume_with_changed_settings_names_them(raccoon_all, tmp_path,
+                                                 capsys):
+    out = tmp_path / 'out'
+    out.mkdir()
+    settings = dict(
+        config=DY_FASTER, config_sha='0', data='raccoon',
+        data_root=raccoon_all, folds=5, seed=0, joint_from=None,
+        train_diagnosis=True)
+    (out / 'settings.json').write_text(json.dumps(settings))
+    argv = [DY_FASTER, '--data', 'raccoon', '--data-root', raccoon_all,
+            '--out-dir', str(out), '--folds', '4']
+    assert _tool()(argv) == 1
+    assert 'already holds a benchmark' in capsys.readouterr().err
+    assert _tool()(argv + ['--resume']) == 1
+    err = capsys.readouterr().err
+    assert '--resume with changed settings' in err
+    assert 'folds: 5 then, 4 now' in err
+    assert sorted(p.name for p in out.iterdir()) == ['settings.json']
