@@ -15,6 +15,8 @@ from setuptools import find_packages, setup
 
 ROOT = osp.dirname(osp.abspath(__file__))
 MIM_FILES = ('configs', 'tools', 'model-index.yml')
+# repository scripts a wheel does not ship under .mim/tools
+REPO_ONLY_TOOLS = ('setup_env.sh', 'compat_check.sh')
 
 
 def readme() -> str:
@@ -72,7 +74,9 @@ def add_mim_extension() -> None:
                 warnings.warn(f'Cannot symlink {src}; copying instead.')
         if osp.isdir(src):
             shutil.copytree(
-                src, dst, ignore=shutil.ignore_patterns('__pycache__'))
+                src, dst,
+                ignore=shutil.ignore_patterns('__pycache__',
+                                              *REPO_ONLY_TOOLS))
         else:
             shutil.copyfile(src, dst)
 
@@ -88,18 +92,19 @@ if __name__ == '__main__':
         long_description=readme(),
         long_description_content_type='text/markdown',
         keywords='computer vision, object detection, dynamic networks',
-        packages=find_packages(exclude=('configs', 'tools', 'tests',
-                                        'benchmarks', 'data')),
+        packages=find_packages(include=('mmdet_dynamic', 'mmdet_dynamic.*')),
         include_package_data=True,
-        python_requires='>=3.8',
+        python_requires='>=3.10',
         license='Apache License 2.0',
         install_requires=parse_requirements('runtime.txt'),
         extras_require={
+            'deploy': parse_requirements('deploy.txt'),
             'tests': parse_requirements('tests.txt'),
             'mim': parse_requirements('mminstall.txt'),
         },
         classifiers=[
             'Programming Language :: Python :: 3',
+            'Programming Language :: Python :: 3.10',
             'Programming Language :: Python :: 3.11',
             'Topic :: Scientific/Engineering :: Artificial Intelligence',
         ],

@@ -1,5 +1,5 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Latency of the dynamic cascade against the hard ratio (CPU).
+"""Latency of the dynamic cascade against the hard ratio (CPU or GPU).
 
     make demo   # optional: trained Dy-Faster R-CNN weights (used if present)
     .venv/bin/python benchmarks/dynamic_latency.py --plot latency.png
@@ -49,9 +49,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 import mmdet_dynamic  # noqa: F401
-from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
+from mmdet_dynamic.apis.variable_speed import (resolve_device, synchronize,
+                                               threshold_for_hard_ratio)
 from mmdet_dynamic.models.detectors import wrapped_detector_cfg
-from mmdet_dynamic.utils import load_checkpoint_strictly
+from mmdet_dynamic.utils import build_model_from_config
 from mmdet_dynamic.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -110,14 +111,15 @@ def batches(model, samples, batch_size):
     return out
 
 
-def timed_in_turns(fns, data, repeats: int):
+def timed_in_turns(fns, data, repeats: int, device: str = 'cpu'):
     """Median over ``repeats`` turns of the seconds per image of each
     function in ``fns`` (dict name -> fn).
 
     Every turn runs each function once on every batch of ``data``; on each
     batch the functions run back to back in an order rotated from batch to
     batch and turn to turn, so that a slow drift or a burst of load on a
-    shared machine hits all of them alike.
+    shared machine hits all of them alike. The device is synchronised
+    before each clock read (GPU kernels are timed, not their launch).
     """
     num = sum(len(d['data_samples']) for d in data)
     names = list(fns)
@@ -129,8 +131,10 @@ def timed_in_turns(fns, data, repeats: int):
             for i, d in enumerate(data):
                 shift = (turn + i) % len(names)
                 for name in names[shift:] + names[:shift]:
+                    synchronize(device)
                     start = time.perf_counter()
                     fns[name](d)
+                    synchronize(device)
                     turns[name][turn] += time.perf_counter() - start
     return {name: statistics.median(t) / num for name, t in turns.items()}
 
@@ -147,28 +151,28 @@ def threshold_for(model, data, ratio: float) -> float:
     return threshold_for_hard_ratio(logits, ratio)
 
 
-def build_models(config: str, checkpoint: str):
+def build_models(config: str, checkpoint: str, device: str = 'cpu'):
     """(cascade, plain detector 1 with the cascade's detector-1 weights,
-    whether the weights are trained), both in eval mode."""
+    whether the weights are trained), both in eval mode on ``device``."""
     cfg = Config.fromfile(osp.join(ROOT, config))
-    torch.manual_seed(0)
-    cascade = MODELS.build(copy.deepcopy(cfg.model))
-    cascade.init_weights()
     trained = checkpoint not in (None, 'none') and osp.isfile(checkpoint)
     if trained:
-        load_checkpoint_strictly(cascade, checkpoint)
+        cascade, cfg = build_model_from_config(cfg, checkpoint)
     else:
+        torch.manual_seed(0)
+        cascade = MODELS.build(copy.deepcopy(cfg.model))
+        cascade.init_weights()
         with torch.no_grad():  # spread the fresh router's scores
             cascade.router.fc2.weight.mul_(50)
-    cascade.eval()
+    cascade.to(device).eval()
     plain = MODELS.build(wrapped_detector_cfg(cfg.model))
     plain.load_state_dict(cascade.detector1.state_dict())
-    plain.eval()
+    plain.to(device).eval()
     return cascade, plain, trained
 
 
 def run(name, config, checkpoint, args, images):
-    cascade, plain, trained = build_models(config, checkpoint)
+    cascade, plain, trained = build_models(config, checkpoint, args.device)
     rows = []
     for bs in args.batch_sizes:
         data = batches(cascade, images, bs)
@@ -183,7 +187,7 @@ def run(name, config, checkpoint, args, images):
                 return cascade.predict(d['inputs'], d['data_samples'])
 
             fns[ratio] = predict
-        lats = timed_in_turns(fns, data, args.repeats)
+        lats = timed_in_turns(fns, data, args.repeats, args.device)
         lat1 = lats['plain']
         lat2 = lats[max(args.ratios)]
         for ratio in args.ratios:
@@ -198,7 +202,7 @@ def batch_scaling(config, checkpoint, args, images):
     """Per-image latency of each route alone (plain detector 1; the cascade
     with every image hard) at batch sizes 1, 2, 4, ..., max batch size:
     a mixed batch runs its sub-batches at these smaller sizes."""
-    cascade, plain, _ = build_models(config, checkpoint)
+    cascade, plain, _ = build_models(config, checkpoint, args.device)
     cascade.set_threshold(0.0)
     sizes = [2**i for i in range(max(args.batch_sizes).bit_length())]
     fns = {}
@@ -208,7 +212,8 @@ def batch_scaling(config, checkpoint, args, images):
             fns[(route, bs)] = lambda _, model=model, data=data: [
                 model.predict(d['inputs'], d['data_samples']) for d in data
             ]
-    lats = timed_in_turns(fns, [dict(data_samples=images)], args.repeats)
+    lats = timed_in_turns(fns, [dict(data_samples=images)], args.repeats,
+                          args.device)
     return sizes, lats
 
 
@@ -241,7 +246,7 @@ def plot(rows, out_file: str) -> None:
         ax.set_title(f"{name}, {'trained' if trained else 'fresh'} weights",
                      fontsize=10)
         ax.set_xlabel('hard ratio k')
-        ax.set_ylabel('latency per image (ms, CPU)')
+        ax.set_ylabel('latency per image (ms)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -272,6 +277,10 @@ def main():
         'file: fresh weights')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument(
+        '--device',
+        default=None,
+        help='device to time on (default: cuda if available, else cpu)')
+    parser.add_argument(
         '--plot', help='also write a PNG of latency against the hard ratio')
     parser.add_argument(
         '--batch-scaling',
@@ -286,6 +295,10 @@ def main():
     if bad:
         parser.error(f'--models: no model {bad}; valid: 0..'
                      f'{len(MODELS_TO_RUN) - 1}')
+    try:
+        args.device = resolve_device(args.device)
+    except ValueError as e:
+        parser.error(str(e))
     chosen = [(name, config, ckpt) for i, ((name, config), ckpt) in
               enumerate(zip(MODELS_TO_RUN.items(), args.checkpoints))
               if i in args.models]
@@ -293,7 +306,7 @@ def main():
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     init_default_scope('mmdet_dynamic')
     images = load_images(args.size, args.num_images)
-    print(f'CPU, {args.threads} threads, {args.size} px, '
+    print(f'{args.device}, {args.threads} CPU threads, {args.size} px, '
           f'{args.num_images} raccoon test images, median of '
           f'{args.repeats} turns; latency in ms per image\n')
     if args.batch_scaling:

@@ -20,9 +20,14 @@ Importing the package registers, and does nothing else:
   :mod:`mmdet_dynamic.utils.checkpoint_safety`), so checkpoints written by
   ``tools/train.py`` load again under torch >= 2.6.
 """
-from .utils.checkpoint_safety import register_mmengine_safe_globals
-from .utils.config_scope import register_config_scope
-from .version import __version__, version_info
+from .dependencies import check_dependencies
+
+check_dependencies()
+
+from .utils.checkpoint_safety import \
+    register_mmengine_safe_globals  # noqa: E402
+from .utils.config_scope import register_config_scope  # noqa: E402
+from .version import __version__, version_info  # noqa: E402
 
 register_mmengine_safe_globals()
 register_config_scope()

@@ -13,7 +13,8 @@ from mmengine.config import Config
 from .conftest import PROJECT_ROOT
 
 SOURCES = ('setup.py', 'MANIFEST.in', 'README.md', 'model-index.yml',
-           'requirements', 'mmdet_dynamic', 'configs', 'tools')
+           'requirements', 'mmdet_dynamic', 'configs', 'tools', 'tests',
+           'benchmarks')
 
 
 def test_custom_imports_and_the_package_scope(tmp_path):
@@ -196,3 +197,29 @@ def test_wheel_contains_configs_tools_and_model_index(tmp_path):
             'raccoon_detection.py'):
         assert expected in names, expected
     assert not any(n.startswith('data/') for n in names)
+    # only the package: no top-level tests (or tests.*), no repository
+    # set-up scripts, the configs' READMEs beside them
+    assert not any(n.startswith(('tests/', 'benchmarks/')) for n in names)
+    assert not any(n.endswith(('setup_env.sh', 'compat_check.sh'))
+                   for n in names)
+    assert 'mmdet_dynamic/.mim/configs/dynamicdet/README.md' in names
+    archive = zipfile.ZipFile(wheel)
+    info = next(n for n in names if n.endswith('.dist-info/METADATA'))
+    top = next(n for n in names if n.endswith('.dist-info/top_level.txt'))
+    assert archive.read(top).decode().split() == ['mmdet_dynamic']
+    metadata = archive.read(info).decode()
+    requires = [line.split(':', 1)[1].strip()
+                for line in metadata.splitlines()
+                if line.startswith('Requires-Dist:')]
+    plain = [r for r in requires if 'extra ==' not in r]
+    # ranges that fit an existing mmdet environment: no pins, no torch,
+    # mmcv or onnx outside the extras
+    assert not [r for r in requires if '==' in r.split(';')[0]], requires
+    assert any(r.startswith('mmdet') and '<3.4.0' in r for r in plain)
+    assert any(r.startswith('mmengine') and '<1.0.0' in r for r in plain)
+    assert not [r for r in plain
+                if r.split('>')[0].split('<')[0].strip() in (
+                    'torch', 'mmcv', 'onnx', 'onnxruntime')], plain
+    deploy = [r for r in requires if 'extra == "deploy"' in r]
+    assert {r.split('>')[0] for r in deploy} == {'onnx', 'onnxruntime'}
+    assert 'Requires-Python: >=3.10' in metadata

@@ -73,30 +73,51 @@ def parse_args(argv=None):
     return args
 
 
-def write_subnet(cfg_path, ckpt, search_space, arch, out_dir):
-    """The best path's weights and a retraining config."""
+def write_subnet(cfg_path, ckpt, search_space, arch, out_dir, records=None):
+    """The best path's weights and a retraining config, and the JSON
+    ``records`` (path -> content), all written together or none."""
     import torch
 
     from mmdet_dynamic.models.backbones.shufflenetv2_supernet import \
         extract_subnet_state_dict
-    state = torch.load(ckpt, map_location='cpu', weights_only=True)
+    from mmdet_dynamic.utils import tool_command, write_files_atomically
+    from mmdet_dynamic.utils.checkpoint_safety import read_checkpoint
+    state = read_checkpoint(ckpt)
     state = state.get('state_dict', state)
     sub = extract_subnet_state_dict(state, search_space, arch,
                                     prefix='backbone.')
     init = osp.abspath(osp.join(out_dir, 'subnet_init.pth'))
-    torch.save(dict(state_dict=sub, meta=dict(arch=arch)), init)
     config = osp.join(out_dir, 'subnet_config.py')
-    with open(config, 'w') as f:
-        f.write('# Written by tools/search_subnet.py: the searched subnet, '
-                'retrained with\n#   python tools/train.py '
-                f'{config}\n# Only the chosen ops are built; the weights '
-                'start from the supernet\'s\n# (subnet_init.pth; set '
-                'load_from=None to train from scratch).\n'
-                f'_base_ = {osp.abspath(cfg_path)!r}\n'
-                f'model = dict(backbone=dict(arch={arch!r}))\n'
-                'model_wrapper_cfg = None  # a subnet has no unused '
-                'parameters\n'
-                f'load_from = {init!r}\n')
+    text = ('# Written by tools/search_subnet.py: the searched subnet, '
+            f'retrained with\n#   {tool_command("train.py")} '
+            f'{config}\n# Only the chosen ops are built; the weights '
+            'start from the supernet\'s\n# (subnet_init.pth; set '
+            'load_from=None to train from scratch).\n'
+            f'_base_ = {osp.abspath(cfg_path)!r}\n'
+            f'model = dict(backbone=dict(arch={arch!r}))\n'
+            'model_wrapper_cfg = None  # a subnet has no unused '
+            'parameters\n'
+            f'load_from = {init!r}\n')
+
+    def write_config(path):
+        with open(path, 'w') as f:
+            f.write(text)
+
+    def json_writer(content):
+        def write(path):
+            with open(path, 'w') as f:
+                json.dump(content, f, indent=1, allow_nan=False)
+        return write
+
+    write_files_atomically({
+        init:
+        lambda path: torch.save(dict(state_dict=sub, meta=dict(arch=arch)),
+                                path),
+        config:
+        write_config,
+        **{path: json_writer(c)
+           for path, c in (records or {}).items()}
+    })
     return config, init
 
 
@@ -129,13 +150,15 @@ def main(argv=None) -> int:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmdet_dynamic.registry import MODELS
-    from mmdet_dynamic.utils import load_checkpoint_strictly
+    from mmdet_dynamic.utils import (check_writable_dir,
+                                     load_checkpoint_strictly, tool_command)
     from mmdet_dynamic.apis.subnet_search import (DetectionScorer,
                                                   EvolutionSearch, arch_cost,
                                                   block_cost_table,
                                                   split_train_set)
     from mmdet_dynamic.models.backbones import ShuffleNetV2Supernet
     try:
+        check_writable_dir(args.out_dir)
         cfg = Config.fromfile(args.config)
         init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
         backbone = cfg.model.get('backbone', {})
@@ -204,27 +227,25 @@ def main(argv=None) -> int:
               f'{top[0]["cost"]:.1f} {unit}, over --max-value '
               f'{args.max_value:g}; nothing written', file=sys.stderr)
         return 1
-    config, init = write_subnet(args.config, args.checkpoint, space, best,
-                                args.out_dir)
     result = osp.join(args.out_dir, 'search_result.json')
-    with open(result, 'w') as f:
-        json.dump(
+    config, init = write_subnet(
+        args.config, args.checkpoint, space, best, args.out_dir, {
+            result:
             dict(
                 best=best,
                 constraint=args.constraint,
                 max_value=args.max_value,
                 input_size=args.input_size,
                 scored=len(search.scored),
-                topk=top),
-            f,
-            indent=1)
+                topk=top)
+        })
     print(f'\nbest architecture: {best} (bbox mAP {top[0]["score"]:.4f} on '
           f'the held-out split, {top[0]["cost"]:.1f} {unit})')
     for rank, row in enumerate(top, 1):
         print(f'{rank:3d}. {row["arch"]}  mAP {row["score"]:.4f}  '
               f'{row["cost"]:.1f} {unit}')
-    print(f'wrote {result}, {config}, {init}\nretrain with:  python '
-          f'tools/train.py {config}')
+    print(f'wrote {result}, {config}, {init}\nretrain with:  '
+          f'{tool_command("train.py")} {config}')
     return 0
 
 

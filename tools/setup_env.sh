@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Create .venv and install the pinned stack plus mmdet_dynamic (editable).
+# Create .venv and install this repository's development stack
+# (requirements/dev.txt: exact versions) plus mmdet_dynamic (editable), with
+# its [deploy] and [tests] extras. The package itself declares ranges
+# (requirements/runtime.txt); this script is for contributors and the demo.
 #
 #   bash tools/setup_env.sh            # or: make venv
 #
 # Idempotent: when everything is already installed and importable it returns in
-# seconds. It gets past the traps listed in REFERENCE.md section 6:
+# seconds. It gets past these traps (docs/install_notes.md):
 #   * setuptools is pinned to >=77.0.3,<81 (mmcv/mmengine setup.py import pkg_resources);
 #   * mmcv 2.1.0 has no wheel for torch 2.13: it is compiled with ops
 #     (MMCV_WITH_OPS=1, --no-build-isolation, ninja) against the installed torch;
@@ -47,17 +50,23 @@ log "build tools (setuptools<81, wheel, ninja)"
 "${PIP[@]}" -q -r "$ROOT/requirements/build.txt"
 
 log "torch 2.13.0 (CPU)"
-"${PIP[@]}" -q "torch==2.13.0"
+pinned() {  # the version of $1 in requirements/dev.txt
+    sed -n "s/^$1==//p" "$ROOT/requirements/dev.txt"
+}
+"${PIP[@]}" -q "torch==$(pinned torch)"
 
-if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-    log "mmcv 2.1.0 with ops, compiled against torch (about 9 minutes on 2 cores the first time;"
+MMCV="$(pinned mmcv)"
+if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" 2>/dev/null; then
+    log "mmcv $MMCV with ops, compiled against torch (about 9 minutes on 2 cores the first time;"
     log "pip's wheel cache makes later installs instant)"
     MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" FORCE_CUDA=0 \
-        "${PIP[@]}" --no-build-isolation "mmcv==2.1.0"
+        "${PIP[@]}" --no-build-isolation "mmcv==$MMCV"
 fi
 
 log "mmengine, mmdet, pycocotools, test tools"
-"${PIP[@]}" -q --no-build-isolation -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+"${PIP[@]}" -q --no-build-isolation -r "$ROOT/requirements/dev.txt" \
+    -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/deploy.txt" \
+    -r "$ROOT/requirements/tests.txt"
 
 log "openmim (mim train/test; its download-only dependencies left out)"
 "${PIP[@]}" -q -r "$ROOT/requirements/mim.txt"

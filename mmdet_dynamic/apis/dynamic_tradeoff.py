@@ -27,13 +27,15 @@ a tie.
 """
 import csv
 import json
+import os.path as osp
 from typing import Dict, List, Sequence
 
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from .coco_bootstrap import (bootstrap_ap_difference, per_image_matches,
-                             pooled_ap)
+from .coco_bootstrap import PooledMatches, bootstrap_ap_difference
+from .coco_bootstrap import per_image_ap as route_image_ap
+from .coco_bootstrap import per_image_matches
 from .coco_eval import AP_KEYS, ap_names, coco_results, evaluate
 from .variable_speed import (DEFAULT_RATIOS, num_hard,
                              threshold_for_hard_ratio, timed_route)
@@ -66,6 +68,9 @@ def collect_route_records(model, loader, metric,
     return rec
 
 
+ROUTES = ('easy', 'hard')
+
+
 def route_matches(rec: Dict, metric) -> Dict:
     """COCOeval's per-image matches of every image on each route (see
     :func:`~mmdet_dynamic.apis.coco_bootstrap.per_image_matches`), for the
@@ -77,7 +82,7 @@ def route_matches(rec: Dict, metric) -> Dict:
     task = metric.metrics[0]
     return {
         route: per_image_matches(metric, rec[route], task)
-        for route in ('easy', 'hard')
+        for route in ROUTES
     }
 
 
@@ -88,10 +93,8 @@ def per_image_ap(matches: Dict) -> Dict:
     Returns:
         dict: ``easy`` and ``hard``, arrays (n, ).
     """
-    return {
-        route: np.asarray([pooled_ap([m])['mAP'] for m in matches[route]])
-        for route in ('easy', 'hard')
-    }
+    ap = route_image_ap(PooledMatches([matches[r] for r in ROUTES]))
+    return dict(zip(ROUTES, ap))
 
 
 def oracle_order(ap_easy: np.ndarray, ap_hard: np.ndarray) -> np.ndarray:
@@ -223,7 +226,7 @@ def format_table(rows: List[Dict], metric_names: Sequence[str]) -> str:
         share = r['oracle_gain_share']
         cells += [
             f"{r['oracle_' + first]:.3f}",
-            '-' if np.isnan(share) else f'{share:.2f}',
+            '-' if share is None or np.isnan(share) else f'{share:.2f}',
             f"{r['router_minus_random']:+.3f} [{r['ci_low']:+.3f}, "
             f"{r['ci_high']:+.3f}]" +
             (' significant' if r['significant'] else ' tie')
@@ -246,18 +249,54 @@ def reading(rows: List[Dict], ratio: float = 0.5) -> str:
             f"interval over images [{row['ci_low']:+.4f}, "
             f"{row['ci_high']:+.4f}]: {verdict}; share of the oracle's gain "
             f"over random: "
-            f"{'-' if np.isnan(share) else f'{share:.2f}'}")
+            f"{'-' if share is None or np.isnan(share) else f'{share:.2f}'}")
 
 
-def write_table(rows: List[Dict], csv_file: str, json_file: str,
-                meta: Dict) -> None:
-    """Rows as CSV and, with ``meta``, as JSON."""
-    with open(csv_file, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(json_file, 'w') as f:
-        json.dump(dict(meta, rows=rows), f, indent=1)
+def json_safe(obj):
+    """``obj`` with every NaN or infinite float replaced by None, so that
+    it is valid JSON (``null``), as ``json.dump(allow_nan=False)``
+    requires."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def write_tradeoff(rows: List[Dict], meta: Dict, out_dir: str,
+                   metric_names: Sequence[str], title: str = '') -> List[str]:
+    """``tradeoff.csv``, ``tradeoff.json`` (valid JSON: undefined values
+    are ``null``) and ``tradeoff.png`` in ``out_dir``, written together
+    or not at all."""
+    from ..utils import write_files_atomically
+    rows = json_safe(rows)
+
+    def write_csv(path):
+        with open(path, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(
+                [{k: '' if v is None else v for k, v in r.items()}
+                 for r in rows])
+
+    def write_json(path):
+        with open(path, 'w') as f:
+            json.dump(json_safe(dict(meta, rows=rows)), f, indent=1,
+                      allow_nan=False)
+
+    files = {
+        osp.join(out_dir, 'tradeoff.csv'): write_csv,
+        osp.join(out_dir, 'tradeoff.json'): write_json,
+        osp.join(out_dir, 'tradeoff.png'):
+        lambda path: plot_tradeoff(rows, metric_names, path, title)
+    }
+    return write_files_atomically(files)
 
 
 def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
@@ -297,4 +336,4 @@ def plot_tradeoff(rows: List[Dict], metric_names: Sequence[str],
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(out_file, dpi=120)
+    fig.savefig(out_file, dpi=120, format='png')

@@ -2,8 +2,6 @@
 """Convert a trained checkpoint with RepConv layers to its deploy form."""
 import copy
 import inspect
-import os
-import os.path as osp
 from typing import Any, Tuple
 
 import torch
@@ -12,7 +10,8 @@ from mmengine.runner import save_checkpoint
 
 from mmdet_dynamic.registry import MODELS
 from ..models.layers.rep_conv import switch_to_deploy
-from ..utils.strict_checkpoint import load_checkpoint_strictly
+from ..utils.atomic_write import write_files_atomically
+from ..utils.strict_checkpoint import build_model_from_config
 
 
 def _set_deploy(cfg: Any) -> int:
@@ -56,13 +55,8 @@ def reparameterize_checkpoint(config: str,
         CheckpointMismatchError: If the checkpoint does not fit the config
             (nothing is written).
     """
-    import mmdet_dynamic  # noqa: F401
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    load_checkpoint_strictly(model, checkpoint, allow_partial)
-    model.eval()
+    model, cfg = build_model_from_config(config, checkpoint,
+                                         allow_partial=allow_partial)
     fused = switch_to_deploy(model)
     if fused == 0:
         raise ValueError(f'{config}: the model has no layer with a deploy '
@@ -74,10 +68,17 @@ def reparameterize_checkpoint(config: str,
     with torch.no_grad():  # the deploy config must take the fused weights
         deployed = MODELS.build(copy.deepcopy(deploy_cfg.model))
         deployed.load_state_dict(model.state_dict())  # strict check
-    for path in (out_file, out_config):
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    save_checkpoint(
-        dict(state_dict=model.state_dict(), meta=dict(deploy=True)),
-        out_file)
-    deploy_cfg.dump(out_config)
+
+    def write_config(path: str) -> None:
+        with open(path, 'w') as f:
+            f.write(deploy_cfg.pretty_text)
+
+    write_files_atomically({  # both files or neither
+        out_file:
+        lambda path: save_checkpoint(
+            dict(state_dict=model.state_dict(), meta=dict(deploy=True)),
+            path),
+        out_config:
+        write_config
+    })
     return fused, deploy_cfg

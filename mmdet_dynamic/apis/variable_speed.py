@@ -147,7 +147,8 @@ def quantile_grid(scores: Sequence[float],
 # -------------------------------------------------------------- model, data
 def add_model_arguments(parser) -> None:
     """The arguments the variable-speed tools share: ``config``,
-    ``checkpoint``, ``--split`` and ``--cfg-options``."""
+    ``checkpoint``, ``--split``, ``--cfg-options``, ``--allow-partial``
+    and ``--device``."""
     from mmengine.config import DictAction
     parser.add_argument('config', help='DynamicCascadeDetector config')
     parser.add_argument('checkpoint', help='trained checkpoint')
@@ -167,6 +168,11 @@ def add_model_arguments(parser) -> None:
         action='store_true',
         help='load a checkpoint that does not fit the config (only the '
         'tensors that fit); without it a mismatch stops the tool')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='device the model runs and is timed on (default: cuda if '
+        'available, else cpu); recorded in the outputs')
 
 
 def load_cascade(config: str,
@@ -175,21 +181,17 @@ def load_cascade(config: str,
                  what: str = 'this tool',
                  device: str = 'cpu',
                  allow_partial: bool = False):
-    """Build a DynamicCascadeDetector with mmdet's
-    :func:`mmdet.apis.init_detector` (eval mode, on ``device``) and load
-    ``checkpoint`` strictly (:func:`load_checkpoint_strictly`), with
-    ``dataset_meta`` from its meta as ``init_detector`` takes it.
+    """A DynamicCascadeDetector built from ``config`` in eval mode on
+    ``device``, with ``checkpoint`` loaded strictly
+    (:func:`~mmdet_dynamic.utils.build_model_from_config`).
 
     Raises:
         TypeError: If the config's model is not a DynamicCascadeDetector.
         CheckpointMismatchError: If the checkpoint does not fit the config
             and ``allow_partial`` is False.
     """
-    import warnings
-
     import mmdet_dynamic  # noqa: F401
-    from mmdet.apis import init_detector
-    from mmdet_dynamic.utils import load_checkpoint_strictly
+    from mmdet_dynamic.utils import build_model_from_config
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -198,19 +200,8 @@ def load_cascade(config: str,
         raise TypeError(
             f'{what} needs a DynamicCascadeDetector config; {config} builds '
             f'a {model_type!r}. Use a config from configs/dynamicdet.')
-    with warnings.catch_warnings():  # "checkpoint is None": loaded below
-        warnings.simplefilter('ignore')
-        model = init_detector(cfg, None, device=device, cfg_options={})
-    if checkpoint:
-        meta = load_checkpoint_strictly(
-            model, checkpoint, allow_partial=allow_partial,
-            map_location=device).get('meta', {})
-        if 'dataset_meta' in meta:
-            model.dataset_meta = {
-                k.lower(): v
-                for k, v in meta['dataset_meta'].items()
-            }
-    return model, cfg
+    return build_model_from_config(cfg, checkpoint, device=device,
+                                   allow_partial=allow_partial)
 
 
 def build_eval_loader(cfg: Config, split: str = 'val'):
@@ -266,6 +257,39 @@ def collect_scores(model, loader, progress: bool = True) -> np.ndarray:
     if bar is not None:
         print()
     return np.asarray(scores, dtype=np.float64)
+
+
+def resolve_device(device: Optional[str] = None) -> str:
+    """The device a tool runs on: ``device`` checked, or (None) ``'cuda'``
+    when CUDA is available, else ``'cpu'``.
+
+    Raises:
+        ValueError: If ``device`` is not a device name torch knows, or is
+            not available on this machine (the message says which).
+    """
+    if device is None:
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f'--device {device!r} is not a device name ({e}); '
+                         'use cpu, cuda or cuda:N') from None
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f'--device {device}: CUDA is not available on '
+                             'this machine; use --device cpu')
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f'--device {device}: this machine has '
+                f'{torch.cuda.device_count()} CUDA device(s)')
+    elif dev.type != 'cpu':
+        available = getattr(torch, 'accelerator', None)
+        current = available.current_accelerator() if available and \
+            available.is_available() else None
+        if current is None or current.type != dev.type:
+            raise ValueError(f'--device {device}: no {dev.type} device on '
+                             'this machine; use --device cpu')
+    return str(dev)
 
 
 def synchronize(device: torch.device) -> None:

@@ -24,7 +24,6 @@ routing threshold, the preprocessing (test pipeline, mean/std, channel
 order, padding), the heads' test settings (score threshold, pre-NMS and
 NMS), the input size of a fixed-shape export, and the config.
 """
-import copy
 import json
 import os
 import os.path as osp
@@ -38,9 +37,9 @@ from mmengine.config import Config
 from torch import Tensor
 
 from mmdet.models.detectors import TwoStageDetector
-from mmdet_dynamic.registry import MODELS
 from ..models.layers.rep_conv import switch_to_deploy
-from ..utils.strict_checkpoint import load_checkpoint_strictly
+from ..utils.atomic_write import check_writable_dir
+from ..utils.strict_checkpoint import build_model_from_config
 from .route_graphs import (DetectorGraph, EasyRouteGraph, HardRouteGraph,
                            RouterGraph)
 from .two_stage_graph import (UnsupportedExportError,
@@ -249,13 +248,8 @@ def build_deploy_model(config: str,
                        ) -> Tuple[nn.Module, Config]:
     """The model of ``config`` with ``checkpoint`` loaded strictly, in eval
     mode, with RepConv and YOLOv7's implicit layers fused."""
-    import mmdet_dynamic  # noqa: F401
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet_dynamic'))
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    load_checkpoint_strictly(model, checkpoint, allow_partial)
-    model.eval()
+    model, cfg = build_model_from_config(config, checkpoint,
+                                         allow_partial=allow_partial)
     switch_to_deploy(model)
     return model, cfg
 
@@ -298,6 +292,7 @@ def export_onnx(config: str,
                                     or min(input_shape) <= 0):
         raise ValueError(f'input_shape must be (H, W) > 0, got '
                          f'{input_shape}')
+    check_writable_dir(out_dir)
     model, cfg = build_deploy_model(config, checkpoint, allow_partial)
     check_standard_ops(model)
     cascade = type(model).__name__ == 'DynamicCascadeDetector'
@@ -338,14 +333,29 @@ def export_onnx(config: str,
     try:
         names = _export_all(model, cascade, two_stage, (image, valid_hw),
                             check, tmp, dynamic_hw, opset, meta)
-        written = []
-        for name in names:
-            dst = osp.join(out_dir, name)
-            os.replace(osp.join(tmp, name), dst)
-            written.append(dst)
-        return written
+        return replace_export(out_dir, tmp, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+EXPORT_FILES = CASCADE_FILES + (DETECTOR_FILE, )
+
+
+def replace_export(out_dir: str, tmp: str, names: List[str]) -> List[str]:
+    """Move the graphs ``names`` from ``tmp`` into ``out_dir`` and remove
+    the graphs of an earlier export there that this one does not replace
+    (a cascade's three beside a plain detector's one), so that the folder
+    holds one export, never two for a runner to choose from."""
+    written = []
+    for name in names:
+        dst = osp.join(out_dir, name)
+        os.replace(osp.join(tmp, name), dst)
+        written.append(dst)
+    for name in EXPORT_FILES:
+        stale = osp.join(out_dir, name)
+        if name not in names and osp.isfile(stale):
+            os.remove(stale)
+    return written
 
 
 def _classes_of(cfg: Config):

@@ -103,9 +103,16 @@ class DynamicONNXRunner:
         if osp.isfile(model_dir):
             return {'detector': model_dir}
         cascade = [osp.join(model_dir, f) for f in CASCADE_FILES]
+        plain = osp.join(model_dir, DETECTOR_FILE)
+        found = [p for p in cascade + [plain] if osp.isfile(p)]
+        if any(osp.isfile(p) for p in cascade) and osp.isfile(plain):
+            raise ValueError(
+                f'{model_dir} holds two exports ({", ".join(found)}): a '
+                'cascade\'s graphs and a plain detector\'s. Export again '
+                'into a clean folder (an export replaces the graphs of an '
+                'earlier one), or remove the graphs you do not want.')
         if all(osp.isfile(p) for p in cascade):
             return {f[:-5]: p for f, p in zip(CASCADE_FILES, cascade)}
-        plain = osp.join(model_dir, DETECTOR_FILE)
         if osp.isfile(plain):
             return {'detector': plain}
         missing = [p for p in cascade if not osp.isfile(p)]

@@ -45,6 +45,31 @@ def mmdet_tool_path(name: str) -> str:
     return path
 
 
+def tool_command(script: str) -> str:
+    """How to run this package's ``tools/<script>`` from the current folder,
+    for the next-step commands tools print: ``python tools/<script>`` in a
+    clone of the repository, else the copy a wheel installs under
+    ``mmdet_dynamic/.mim/tools``, else (train/test) ``python -m mim``.
+
+    Args:
+        script (str): Path under ``tools/``, e.g. ``'test.py'`` or
+            ``'analysis_tools/dynamic_tradeoff.py'``.
+    """
+    import mmdet_dynamic
+    local = osp.join('tools', script)
+    if osp.isfile(local):
+        with open(local, errors='replace') as f:
+            if 'mmdet_dynamic' in f.read():
+                return f'python {local}'
+    installed = osp.join(
+        osp.dirname(mmdet_dynamic.__file__), '.mim', 'tools', script)
+    if osp.isfile(installed):
+        return f'python {installed}'
+    if script in ('train.py', 'test.py'):
+        return f'python -m mim {script[:-3]} mmdet_dynamic'
+    return f'python {local}'
+
+
 def tool_config(argv: List[str]) -> Tuple[Config, str]:
     """The config an mmdet tool will run (``--cfg-options`` merged) and its
     launcher, from the tool's command line."""

@@ -136,3 +136,16 @@ def test_synchronize_calls_the_accelerator_but_not_on_cpu(monkeypatch):
     assert calls == []
     vs.synchronize(torch.device('cuda', 0))
     assert calls == [torch.device('cuda', 0)]
+
+
+def test_resolve_device_defaults_and_refusals(monkeypatch):
+    from mmdet_dynamic.apis.variable_speed import resolve_device
+    expected = 'cuda' if torch.cuda.is_available() else 'cpu'
+    assert resolve_device(None) == expected
+    assert resolve_device('cpu') == 'cpu'
+    with pytest.raises(ValueError, match="'gpu0' is not a device name"):
+        resolve_device('gpu0')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert resolve_device(None) == 'cpu'
+    with pytest.raises(ValueError, match='CUDA is not available'):
+        resolve_device('cuda:0')

@@ -243,3 +243,92 @@ def test_pooled_ap_equals_coco_metric(tiny, raccoon_coco):
         assert ours['mAP'] == pytest.approx(theirs['bbox_mAP'], abs=5e-4)
         assert ours['mAP_50'] == pytest.approx(theirs['bbox_mAP_50'],
                                                abs=5e-4)
+
+
+@pytest.mark.parametrize('tool', ['router_threshold', 'dynamic_tradeoff'])
+def test_tools_check_device_and_output_before_any_work(tool, tiny, tmp_path,
+                                                       capsys):
+    """An unknown or missing device and an output folder that cannot be
+    written stop the tool at once, naming them; nothing is written."""
+    extra = ['--hard-ratio', '0.5', '--lat1', '1', '--lat2', '2'] \
+        if tool == 'router_threshold' else ['--ratios', '0', '1']
+    out = tmp_path / 'out'
+    base = [tiny['config'], tiny['ckpt']] + extra
+    assert _tool(tool)(base + ['--out-dir', str(out), '--device',
+                               'gpu0']) == 1
+    assert "'gpu0' is not a device name" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert _tool(tool)(base + ['--out-dir', str(out), '--device',
+                                   'cuda']) == 1
+        assert 'CUDA is not available' in capsys.readouterr().err
+    assert not out.exists()
+    blocker = tmp_path / 'blocker'
+    blocker.write_text('a file where the folder would go')
+    assert _tool(tool)(base + ['--out-dir', str(blocker / 'out')]) == 1
+    err = capsys.readouterr().err
+    assert 'cannot be written' in err and 'difficulty scores' not in err
+
+
+def test_tools_record_the_device_and_write_valid_json(tiny, tmp_path):
+    out = tmp_path / 'out'
+    assert _tool('dynamic_tradeoff')([
+        tiny['config'], tiny['ckpt'], '--out-dir', str(out), '--ratios', '0',
+        '1', '--random-seeds', '1', '--device', 'cpu'
+    ]) == 0
+    text = (out / 'tradeoff.json').read_text()
+    assert 'NaN' not in text
+    res = json.loads(text)  # strict JSON (JSON.parse fails on NaN)
+    assert res['device'] == 'cpu'
+    # the oracle's share is undefined at the ends: null, not NaN
+    assert res['rows'][0]['oracle_gain_share'] is None
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--hard-ratio', '0.5', '--lat1', '1',
+        '--lat2', '2', '--out-dir', str(out), '--device', 'cpu'
+    ]) == 0
+    assert json.loads(
+        (out / 'tiny_dy_threshold.json').read_text())['device'] == 'cpu'
+
+
+def test_tools_write_all_outputs_or_none(tiny, tmp_path, monkeypatch):
+    """A failure while writing the last file leaves none of them."""
+    from mmdet_dynamic.apis import dynamic_tradeoff
+
+    def broken_plot(*args, **kwargs):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(dynamic_tradeoff, 'plot_tradeoff', broken_plot)
+    out = tmp_path / 'out'
+    with pytest.raises(OSError, match='disk full'):
+        _tool('dynamic_tradeoff')([
+            tiny['config'], tiny['ckpt'], '--out-dir', str(out), '--ratios',
+            '0', '1', '--random-seeds', '1'
+        ])
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_tools_print_commands_a_pip_user_can_run(tiny, tmp_path,
+                                                 monkeypatch, capsys):
+    """Outside a clone (no tools/ folder here) the next-step command is
+    the installed tool or `python -m mim`, never `python tools/test.py`."""
+    from mmdet_dynamic.utils import tool_command
+    monkeypatch.chdir(PROJECT_ROOT)
+    assert tool_command('test.py') == 'python tools/test.py'
+    monkeypatch.chdir(tmp_path)
+    cmd = tool_command('test.py')
+    assert not cmd.startswith('python tools/')
+    assert cmd == 'python -m mim test mmdet_dynamic' or \
+        cmd.endswith('.mim/tools/test.py')
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--hard-ratio', '0.5', '--lat1', '1',
+        '--lat2', '2', '--out-dir', str(tmp_path / 'out')
+    ]) == 0
+    printed = capsys.readouterr().out
+    assert 'python tools/test.py' not in printed and cmd in printed
+
+
+def test_tools_print_no_spurious_class_warning(tiny, tmp_path, recwarn):
+    assert _tool('router_threshold')([
+        tiny['config'], tiny['ckpt'], '--hard-ratio', '0.5', '--lat1', '1',
+        '--lat2', '2', '--out-dir', str(tmp_path / 'out')
+    ]) == 0
+    assert not [w for w in recwarn if 'COCO classes' in str(w.message)]

@@ -19,7 +19,6 @@ router, random, oracle, detector 1 alone and the full cascade) to
 ``--out-dir`` and prints the table.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -67,20 +66,24 @@ def main(argv=None) -> int:
     from mmdet_dynamic.apis.coco_bootstrap import bootstrap_ap_difference
     from mmdet_dynamic.apis.coco_eval import ap_names, build_coco_metric
     from mmdet_dynamic.apis.dynamic_tradeoff import (collect_route_records,
-                                                     format_table,
-                                                     plot_tradeoff, reading,
+                                                     format_table, reading,
                                                      route_matches,
                                                      tradeoff_table,
-                                                     write_table)
+                                                     write_tradeoff)
     from mmdet_dynamic.apis.variable_speed import (DEFAULT_RATIOS,
                                                    build_eval_loader,
-                                                   load_cascade)
+                                                   load_cascade,
+                                                   resolve_device)
+    from mmdet_dynamic.utils import check_writable_dir
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', name, 'tradeoff')
     ratios = args.ratios or DEFAULT_RATIOS
     try:
+        check_writable_dir(out_dir)
+        device = resolve_device(args.device)
         model, cfg = load_cascade(args.config, args.checkpoint,
                                   args.cfg_options, 'dynamic_tradeoff.py',
+                                  device=device,
                                   allow_partial=args.allow_partial)
         loader = build_eval_loader(cfg, args.split)
         metric = build_coco_metric(cfg, args.split, loader.dataset.metainfo)
@@ -99,21 +102,18 @@ def main(argv=None) -> int:
                                            seed=args.seed)
     names = ap_names(metric)
 
-    os.makedirs(out_dir, exist_ok=True)
-    files = [osp.join(out_dir, f'tradeoff.{ext}')
-             for ext in ('csv', 'json', 'png')]
     meta = dict(
         config=args.config,
         checkpoint=args.checkpoint,
         split=args.split,
+        device=device,
         num_images=len(rec['scores']),
         random_seeds=args.random_seeds,
         lat1_ms=float(rec['time_easy'].mean()),
         lat2_ms=float(rec['time_hard'].mean()),
         cascade_minus_detector1=dict(
             zip(('mean', 'ci_low', 'ci_high'), cascade_gain)))
-    write_table(rows, files[0], files[1], meta)
-    plot_tradeoff(rows, names, files[2], title=name)
+    files = write_tradeoff(rows, meta, out_dir, names, title=name)
     print('\n' + format_table(rows, names))
     print('\nreading, ' + reading(rows))
     mean, lo, hi = cascade_gain
@@ -121,7 +121,8 @@ def main(argv=None) -> int:
           f'paired bootstrap interval [{lo:+.4f}, {hi:+.4f}]' +
           (' (a tie)' if lo <= 0 <= hi else ''))
     print(f"\nlat1 (easy route) {meta['lat1_ms']:.1f} ms, lat2 (hard route) "
-          f"{meta['lat2_ms']:.1f} ms, mean over {meta['num_images']} images")
+          f"{meta['lat2_ms']:.1f} ms, mean over {meta['num_images']} images"
+          f' on {device}')
     print('wrote ' + ', '.join(files))
     return 0
 

@@ -16,7 +16,6 @@ equivalent ``--cfg-options`` is printed too.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
@@ -75,13 +74,18 @@ def main(argv=None) -> int:
     from mmdet_dynamic.apis.variable_speed import (
         build_eval_loader, collect_scores, expected_latency,
         hard_ratio_for_latency, load_cascade, measure_route_latencies,
-        quantile_grid, threshold_for_hard_ratio)
+        quantile_grid, resolve_device, threshold_for_hard_ratio)
+    from mmdet_dynamic.utils import (check_writable_dir, tool_command,
+                                     write_files_atomically)
     from mmdet_dynamic.models.layers import logit_of
     name = osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out_dir or osp.join('work_dirs', name)
     try:
+        check_writable_dir(out_dir)
+        device = resolve_device(args.device)
         model, cfg = load_cascade(args.config, args.checkpoint,
                                   args.cfg_options, 'router_threshold.py',
+                                  device=device,
                                   allow_partial=args.allow_partial)
         loader = build_eval_loader(cfg, args.split)
         print(f'difficulty scores over the {args.split} set '
@@ -118,31 +122,38 @@ def main(argv=None) -> int:
           f'hard share on the {args.split} set = {realised:.3f}, expected '
           f'latency = {expected:.1f} ms')
 
-    os.makedirs(out_dir, exist_ok=True)
     out_cfg = osp.join(out_dir, f'{name}_threshold.py')
-    with open(out_cfg, 'w') as f:
-        f.write('# Written by tools/analysis_tools/router_threshold.py: '
-                f'k = {k:.4f}, expected latency {expected:.1f} ms\n'
-                f'# (lat1 {lat1:.1f} ms, lat2 {lat2:.1f} ms, {source}).\n'
-                f'_base_ = {osp.abspath(args.config)!r}\n'
-                f'model = dict(test_cfg=dict(threshold={tau!r}))\n')
     out_json = osp.join(out_dir, f'{name}_threshold.json')
-    with open(out_json, 'w') as f:
-        json.dump(
-            dict(
-                k=k,
-                threshold=tau,
-                realised_hard_ratio=realised,
-                lat1_ms=lat1,
-                lat2_ms=lat2,
-                latency_source=source,
-                expected_latency_ms=expected,
-                scores=scores.tolist()),
-            f,
-            indent=1)
+    text = ('# Written by tools/analysis_tools/router_threshold.py: '
+            f'k = {k:.4f}, expected latency {expected:.1f} ms\n'
+            f'# (lat1 {lat1:.1f} ms, lat2 {lat2:.1f} ms, {source}, '
+            f'{device}).\n'
+            f'_base_ = {osp.abspath(args.config)!r}\n'
+            f'model = dict(test_cfg=dict(threshold={tau!r}))\n')
+    record = dict(
+        k=k,
+        threshold=tau,
+        realised_hard_ratio=realised,
+        lat1_ms=lat1,
+        lat2_ms=lat2,
+        latency_source=source,
+        device=device,
+        expected_latency_ms=expected,
+        scores=scores.tolist())
+
+    def write_cfg(path):
+        with open(path, 'w') as f:
+            f.write(text)
+
+    def write_json(path):
+        with open(path, 'w') as f:
+            json.dump(record, f, indent=1, allow_nan=False)
+
+    write_files_atomically({out_cfg: write_cfg, out_json: write_json})
+    test = tool_command('test.py')
     print(f'\nwrote {out_cfg} and {out_json}\n'
-          f'test with:  python tools/test.py {out_cfg} {args.checkpoint}\n'
-          f'or:         python tools/test.py {args.config} {args.checkpoint} '
+          f'test with:  {test} {out_cfg} {args.checkpoint}\n'
+          f'or:         {test} {args.config} {args.checkpoint} '
           f'--cfg-options model.test_cfg.threshold={tau!r}')
     return 0
 

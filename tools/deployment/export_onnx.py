@@ -13,10 +13,14 @@ mmdet_dynamic.deployment.DynamicONNXRunner.
 import argparse
 import sys
 
-from mmdet_dynamic.deployment.onnx_export import DEFAULT_OPSET, export_onnx
-
 
 def main(argv=None):
+    try:  # needs the [deploy] extra
+        from mmdet_dynamic.deployment.onnx_export import (DEFAULT_OPSET,
+                                                          export_onnx)
+    except ImportError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -43,7 +47,7 @@ def main(argv=None):
             input_shape=args.input_shape,
             opset=args.opset,
             allow_partial=args.allow_partial)
-    except (FileNotFoundError, KeyError, ValueError) as e:
+    except (FileNotFoundError, ImportError, KeyError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     print('wrote ' + ', '.join(files))

@@ -34,6 +34,9 @@ def _images(paths):
             raise FileNotFoundError(f'no such image or folder: {path}')
     if not out:
         raise FileNotFoundError(f'no images in {paths}')
+    from mmdet_dynamic.datasets.coco_json import decoded_image_size
+    for path in out:  # an empty or broken file, named before any work
+        decoded_image_size(path, 'the command line')
     return out
 
 
@@ -50,11 +53,19 @@ def main(argv=None):
                         help='detections printed/written above this score')
     parser.add_argument('--out-file', help='JSON file for the results')
     args = parser.parse_args(argv)
-    from mmdet_dynamic.deployment import DynamicONNXRunner
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if not 0 <= args.score_thr <= 1:
+        parser.error(f'--score-thr must be in [0, 1], got {args.score_thr}')
+    from mmdet_dynamic.utils import check_writable_dir
     try:
+        from mmdet_dynamic.deployment import DynamicONNXRunner
+        if args.out_file:
+            check_writable_dir(osp.dirname(osp.abspath(args.out_file)),
+                               '--out-file\'s folder')
         images = _images(args.images)
         runner = DynamicONNXRunner(args.model_dir, threshold=args.threshold)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ImportError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     records = []
