@@ -89,7 +89,7 @@ def test_resume_with_changed_settings_names_them(raccoon_all, tmp_path,
     settings = dict(
         config=DY_FASTER, config_sha='0', data='raccoon',
         data_root=raccoon_all, folds=5, seed=0, joint_from=None,
-        train_diagnosis=True)
+        train_diagnosis=64)
     (out / 'settings.json').write_text(json.dumps(settings))
     argv = [DY_FASTER, '--data', 'raccoon', '--data-root', raccoon_all,
             '--out-dir', str(out), '--folds', '4']

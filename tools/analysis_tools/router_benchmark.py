@@ -71,10 +71,11 @@ def parse_args(argv=None):
                         help='bootstrap resamples (default 1000)')
     parser.add_argument('--ratios', type=float, nargs='+', default=None,
                         help='hard ratios (default 0, 0.1, ..., 1)')
-    parser.add_argument('--no-train-diagnosis', action='store_true',
-                        help='skip the pass over each fold\'s training '
-                        'images (the diagnosis then has held-out figures '
-                        'only)')
+    parser.add_argument('--train-diagnosis', type=int, default=64,
+                        help='training images per fold (a seeded sample) '
+                        'run for the diagnosis: the router\'s logit, L1 - L2 '
+                        'and both routes on images the detectors trained on '
+                        '(default 64; 0: none)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in train.py')
     args = parser.parse_args(argv)
@@ -84,6 +85,8 @@ def parse_args(argv=None):
         parser.error('--random-splits must be >= 1')
     if args.bootstrap < 1:
         parser.error('--bootstrap must be >= 1')
+    if args.train_diagnosis < 0:
+        parser.error('--train-diagnosis must be >= 0')
     if args.ratios is not None:
         bad = [r for r in args.ratios if not 0 <= r <= 1]
         if bad:
@@ -193,8 +196,11 @@ def _fold_configs(bench, cfg, args, data, fold, fold_dir, coco, folds):
     from mmdet_dynamic.utils import write_atomically
     test_idx = folds[fold]
     train_idx = np.setdiff1d(np.arange(len(coco['images'])), test_idx)
+    diag_idx = np.sort(np.random.default_rng([args.seed, fold]).permutation(
+        train_idx)[:args.train_diagnosis])
     paths = {}
-    for name, idx in (('train', train_idx), ('test', test_idx)):
+    for name, idx in (('train', train_idx), ('test', test_idx),
+                      ('diagnosis', diag_idx)):
         path = osp.join(fold_dir, f'{name}.json')
         sub = bench.subset_coco(coco, idx.tolist())
 
@@ -267,11 +273,11 @@ def run_fold(bench, cfg, args, settings, data, fold, coco, folds, device):
     model, fold_cfg = load_cascade(router_cfg, ckpt, None,
                                    'router_benchmark.py', device=device)
     print(f'{label}: both routes on {len(folds[fold])} held-out images'
-          + ('' if args.no_train_diagnosis else
-             ', then the training images (diagnosis)'))
+          + (f', then on {args.train_diagnosis} training images (diagnosis)'
+             if args.train_diagnosis else ''))
     rec = bench.evaluate_fold(
         model, fold_cfg, paths['test'],
-        None if args.no_train_diagnosis else paths['train'])
+        paths['diagnosis'] if args.train_diagnosis else None)
     rec['device'] = np.asarray(str(device))
     bench.save_records(rec_file, rec)
     return rec
@@ -309,7 +315,7 @@ def main(argv=None) -> int:
             folds=args.folds,
             seed=args.seed,
             joint_from=args.joint_from and osp.abspath(args.joint_from),
-            train_diagnosis=not args.no_train_diagnosis)
+            train_diagnosis=args.train_diagnosis)
         settings_file = osp.join(args.out_dir, 'settings.json')
         _check_settings(settings_file, settings, args.resume)
         _check_writable(args.out_dir)
