@@ -73,7 +73,11 @@ log "openmim (mim train/test; its download-only dependencies left out)"
 "${PIP[@]}" -q --no-deps "openmim==0.3.9"
 
 log "mmdet_dynamic (editable)"
-"${PIP[@]}" -q --no-build-isolation --no-deps -e "$ROOT"
+# setuptools' develop mode (--no-use-pep517): the installed distribution's
+# location is this folder, where mmengine looks for the pure-Python configs
+# (mmdet_dynamic/configs) of `read_base()` imports; a PEP 660 editable
+# install would point it at site-packages instead.
+"${PIP[@]}" -q --no-build-isolation --no-deps --no-use-pep517 -e "$ROOT"
 
 "$PY" -c "import mmcv.ops, mmdet, mmdet_dynamic; print('[setup_env] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmdet_dynamic', mmdet_dynamic.__version__)"
 stamp_value > "$STAMP"

@@ -1,4 +1,9 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Models of mmdet_dynamic; importing a subpackage registers its modules."""
-from . import (backbones, dense_heads, detectors, layers,  # noqa: F401
-               losses, necks)
+"""Models of mmdet_dynamic; importing a subpackage registers its modules.
+The classes are also reachable here, as in ``mmdet.models``."""
+from .backbones import *  # noqa: F401,F403
+from .dense_heads import *  # noqa: F401,F403
+from .detectors import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

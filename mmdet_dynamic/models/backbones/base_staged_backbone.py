@@ -82,8 +82,8 @@ class BaseStagedBackbone(BaseModule):
         :mod:`mmdet_dynamic.models.layers.backbone_stages`).
 
         Returns:
-            tuple: ``[BackboneStage(layer, channels, stride), ...]`` for the
-            stem and every stage, and ``out_indices``.
+            tuple: ``[BackboneStage(name, channels, stride), ...]`` for the
+            stem and every stage (by module name), and ``out_indices``.
 
         Raises:
             ValueError: For a layout this backbone does not declare.
@@ -94,7 +94,7 @@ class BaseStagedBackbone(BaseModule):
                 f"layout only, not {layout!r} (DynamicDet's YOLO layout is "
                 'declared by EELAN)')
         stages = [
-            BackboneStage(getattr(self, name), channels, stride)
+            BackboneStage(name, channels, stride)
             for name, channels, stride in zip(
                 self.layers, self.layer_channels, self.layer_strides)
         ]

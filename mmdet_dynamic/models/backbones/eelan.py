@@ -232,7 +232,7 @@ class EELAN(BaseStagedBackbone):
             return super().stage_specs(layout)
         stem = getattr(self, 'stem')
         if self.arch_settings[self.arch]['reorg']:
-            stages = [BackboneStage(stem, self.layer_channels[0], 2)]
+            stages = [BackboneStage('stem', self.layer_channels[0], 2)]
             fused = list(range(1, len(self.layers)))
         else:
             convs = [i for i, m in enumerate(stem)
@@ -245,10 +245,10 @@ class EELAN(BaseStagedBackbone):
             assert last + 1 < len(stem) and last in convs
             stages = [
                 BackboneStage(
-                    stem[last],
+                    f'stem.{last}',
                     stem[last].conv.out_channels,
                     2,
-                    fusion_module=stem[first + 1],
+                    fusion_module=f'stem.{first + 1}',
                     fusion_channels=stem[first].conv.out_channels)
             ]
             fused = list(range(len(self.layers)))
@@ -257,10 +257,10 @@ class EELAN(BaseStagedBackbone):
             elan = layer[-1]
             stages.append(
                 BackboneStage(
-                    layer,
+                    name,
                     self.layer_channels[k],
                     self.layer_strides[k],
-                    fusion_module=elan,
+                    fusion_module=f'{name}.{len(layer) - 1}',
                     fusion_channels=elan.branches[0]['short_conv'].conv.
                     in_channels))
         if not self.arch_settings[self.arch]['reorg'] and \

@@ -1,55 +1,54 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Run an mmdet detector's neck and heads on backbone features it did not
-compute itself.
+"""Run an mmdet detector's own ``loss`` / ``predict`` / ``_forward`` on
+backbone outputs it did not compute itself.
 
-mmdet's ``SingleStageDetector`` and ``TwoStageDetector`` compute their
-features inside ``loss``/``predict``/``_forward`` (``extract_feat``). The
-dynamic cascade computes the backbone features itself (backbone 2 gets the
-composite input), so it runs the rest of each detector with these functions:
-the same calls, in the same order, as mmdet 3.3's two base classes make
-after ``extract_feat``. A detector class that overrides any of those methods
-would run differently here, so :func:`check_wrappable` refuses it.
+mmdet's detectors compute their features inside ``loss``/``predict``/
+``_forward`` with ``extract_feat`` (backbone, then neck). The dynamic cascade
+computes the backbone outputs itself (backbone 2 gets the composite input),
+so it calls the detector class's own method on a view of the detector whose
+``extract_feat`` runs the neck on those outputs; every other attribute is
+the detector's. So the cascade runs exactly the code mmdet runs after the
+backbone, whatever the detector family: single-stage, two-stage (RPN,
+proposals, RoI heads) or DETR-like (neck, encoder, decoder, head), and
+whatever mmdet version. The one requirement (:func:`check_wrappable`): the
+detector's ``extract_feat`` is mmdet's backbone-then-neck.
 """
-import copy
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
-import torch
 from torch import Tensor
 
-from mmdet.models.detectors import (BaseDetector, SingleStageDetector,
-                                    TwoStageDetector)
+from mmdet.models.detectors import (BaseDetector, DetectionTransformer,
+                                    SingleStageDetector, TwoStageDetector)
 from mmdet.structures import SampleList
 
-_METHODS = ('extract_feat', 'loss', 'predict', '_forward')
+_BASES = (SingleStageDetector, TwoStageDetector, DetectionTransformer)
 
 
 def check_wrappable(detector: BaseDetector, type_name: str) -> None:
-    """Check that the cascade runs ``detector`` exactly as mmdet would.
+    """Check that the cascade can give ``detector`` its features: its
+    ``extract_feat`` is mmdet's (backbone, then neck).
 
     Raises:
-        TypeError: If the detector is neither single- nor two-stage, or if
-            its class overrides the base class's feature or head methods.
+        TypeError: If the detector is of none of the supported families, or
+            its class computes features differently (``extract_feat``
+            overridden).
     """
-    for base in (SingleStageDetector, TwoStageDetector):
-        if isinstance(detector, base):
-            break
-    else:
+    base = next((b for b in _BASES if isinstance(detector, b)), None)
+    if base is None:
         raise TypeError(
-            'DynamicCascadeDetector wraps single-stage detectors '
-            '(SingleStageDetector subclasses: YOLOX, RetinaNet, FCOS, '
-            '...) and two-stage detectors (TwoStageDetector subclasses: '
-            f'FasterRCNN, MaskRCNN, ...); got {type_name}, which '
-            'cannot be split into backbone and heads this way.')
-    overridden = [
-        name for name in _METHODS
-        if getattr(type(detector), name) is not getattr(base, name)
-    ]
-    if overridden:
+            'DynamicCascadeDetector wraps mmdet detectors that compute '
+            'their features with a backbone and a neck: single-stage '
+            '(YOLOX, RetinaNet, RTMDet, ...), two-stage (FasterRCNN, '
+            'MaskRCNN, ...) and DETR-like (DETR, DeformableDETR, DINO, ...); '
+            f'got {type_name}, which cannot be split into backbone and heads '
+            'this way.')
+    if type(detector).extract_feat is not base.extract_feat:
         raise TypeError(
-            f'{type_name} overrides {overridden} of {base.__name__}; the '
-            f'cascade runs {base.__name__}\'s head code on it and would '
-            'silently change what it computes. Wrap a detector that keeps '
-            f'{base.__name__}\'s {", ".join(_METHODS)}.')
+            f'{type_name} overrides extract_feat of {base.__name__}, so its '
+            'features are not its backbone\'s outputs through its neck; the '
+            'cascade computes the backbone outputs itself and cannot give '
+            'this detector what it expects. Wrap a detector that keeps '
+            f'{base.__name__}.extract_feat.')
 
 
 def neck_features(detector: BaseDetector,
@@ -60,57 +59,39 @@ def neck_features(detector: BaseDetector,
     return tuple(detector.neck(x)) if detector.with_neck else x
 
 
-def heads_loss(detector: BaseDetector, x: Tuple[Tensor, ...],
+class _OnBackboneOutputs:
+    """A view of ``detector`` whose ``extract_feat`` gives the neck
+    features of ``backbone_outs``; everything else is the detector's."""
+
+    def __init__(self, detector: BaseDetector,
+                 backbone_outs: Sequence[Tensor]) -> None:
+        self.__dict__.update(_detector=detector, _outs=tuple(backbone_outs))
+
+    def extract_feat(self, batch_inputs=None) -> Tuple[Tensor, ...]:
+        return neck_features(self._detector, self._outs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._detector, name)
+
+
+def heads_loss(detector: BaseDetector, backbone_outs: Sequence[Tensor],
                samples: SampleList) -> Dict[str, Tensor]:
-    """``detector.loss`` on neck features ``x`` (mmdet 3.3's code path)."""
-    if not isinstance(detector, TwoStageDetector):
-        return detector.bbox_head.loss(x, samples)
-    losses = dict()
-    if detector.with_rpn:
-        proposal_cfg = detector.train_cfg.get('rpn_proposal',
-                                              detector.test_cfg.rpn)
-        rpn_samples = copy.deepcopy(samples)
-        for sample in rpn_samples:  # the RPN is class-agnostic
-            sample.gt_instances.labels = torch.zeros_like(
-                sample.gt_instances.labels)
-        rpn_losses, proposals = detector.rpn_head.loss_and_predict(
-            x, rpn_samples, proposal_cfg=proposal_cfg)
-        for key in list(rpn_losses):
-            if 'loss' in key and 'rpn' not in key:
-                rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
-        losses.update(rpn_losses)
-    else:
-        proposals = [sample.proposals for sample in samples]
-    losses.update(detector.roi_head.loss(x, proposals, samples))
-    return losses
+    """``detector.loss`` (its class's own) on ``backbone_outs``."""
+    view = _OnBackboneOutputs(detector, backbone_outs)
+    return type(detector).loss(view, None, samples)
 
 
-def heads_predict(detector: BaseDetector, x: Tuple[Tensor, ...],
+def heads_predict(detector: BaseDetector, backbone_outs: Sequence[Tensor],
                   samples: SampleList, rescale: bool) -> SampleList:
-    """``detector.predict`` on neck features ``x``: writes
-    ``pred_instances`` into ``samples`` and returns them."""
-    if isinstance(detector, TwoStageDetector):
-        results = detector.roi_head.predict(
-            x, _proposals(detector, x, samples), samples, rescale=rescale)
-    else:
-        results = detector.bbox_head.predict(x, samples, rescale=rescale)
-    return detector.add_pred_to_datasample(samples, results)
+    """``detector.predict`` on ``backbone_outs``: writes ``pred_instances``
+    into ``samples`` and returns them."""
+    view = _OnBackboneOutputs(detector, backbone_outs)
+    return type(detector).predict(view, None, samples, rescale=rescale)
 
 
-def heads_forward(detector: BaseDetector, x: Tuple[Tensor, ...],
+def heads_forward(detector: BaseDetector, backbone_outs: Sequence[Tensor],
                   samples: SampleList) -> tuple:
-    """``detector._forward`` (tensor mode) on neck features ``x``."""
-    if not isinstance(detector, TwoStageDetector):
-        return detector.bbox_head.forward(x)
-    if detector.with_rpn:
-        proposals = detector.rpn_head.predict(x, samples, rescale=False)
-    else:
-        proposals = [sample.proposals for sample in samples]
-    return (detector.roi_head.forward(x, proposals, samples), )
-
-
-def _proposals(detector: TwoStageDetector, x: Tuple[Tensor, ...],
-               samples: SampleList) -> List:
-    if samples[0].get('proposals', None) is None:
-        return detector.rpn_head.predict(x, samples, rescale=False)
-    return [sample.proposals for sample in samples]
+    """``detector._forward`` (tensor mode) on ``backbone_outs``."""
+    view = _OnBackboneOutputs(detector, backbone_outs)
+    out = type(detector)._forward(view, None, samples)
+    return out if isinstance(out, tuple) else (out, )

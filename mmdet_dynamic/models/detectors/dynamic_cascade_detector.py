@@ -466,8 +466,7 @@ class DynamicCascadeDetector(BaseDetector):
     def _detector_loss(self, detector: BaseDetector,
                        backbone_outs: Sequence[Tensor],
                        samples: SampleList) -> Dict:
-        return heads_loss(detector, neck_features(detector, backbone_outs),
-                          samples)
+        return heads_loss(detector, backbone_outs, samples)
 
     def _per_image_loss(self, detector: BaseDetector,
                         feats: Sequence[Tensor],
@@ -507,8 +506,8 @@ class DynamicCascadeDetector(BaseDetector):
         """Minus each image's COCO AP (IoU 0.50:0.95) of ``detector``'s
         predictions (its ``test_cfg``, in input coordinates) against the
         image's ``gt_instances``."""
-        samples = heads_predict(detector, neck_features(detector, feats),
-                                copy.deepcopy(samples), rescale=False)
+        samples = heads_predict(detector, feats, copy.deepcopy(samples),
+                                rescale=False)
         costs = []
         for sample in samples:
             pred, gt = sample.pred_instances, sample.gt_instances
@@ -757,8 +756,7 @@ class DynamicCascadeDetector(BaseDetector):
         already theirs) with ``detector``; the results are written into the
         same sample objects."""
         subset = [samples[i] for i in idx.tolist()]
-        heads_predict(detector, neck_features(detector, backbone_outs),
-                      subset, rescale)
+        heads_predict(detector, backbone_outs, subset, rescale)
 
     def _forward(self,
                  batch_inputs: Tensor,
@@ -773,5 +771,5 @@ class DynamicCascadeDetector(BaseDetector):
         else:
             detector = self.detector2
             outs = self.run_backbone2(batch_inputs, feats1)
-        x = neck_features(detector, outs)
-        return (phi, ) + tuple(heads_forward(detector, x, batch_data_samples))
+        return (phi, ) + tuple(
+            heads_forward(detector, outs, batch_data_samples))

@@ -1,9 +1,9 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Shared building blocks of mmdet_dynamic's models."""
 from .adaptive_router import AdaptiveRouter, logit_of, sigmoid_of
-from .backbone_stages import (BackboneStage, BackboneStages, backbone_stages,
-                              forward_stages, register_backbone_stages,
-                              supported_backbones)
+from .backbone_stages import (STAGE_ADAPTERS, BackboneStage, BackboneStages,
+                              backbone_stages, forward_stages,
+                              register_backbone_stages, supported_backbones)
 from .bifpn_layer import BiFPNLayer
 from .composite_connection import CompositeConnection
 from .elan_block import ELANBlock
@@ -20,6 +20,7 @@ from .yolov7_downsample import DownC, MPDownsample, ReOrg
 
 __all__ = [
     'AdaptiveRouter', 'logit_of', 'sigmoid_of', 'BackboneStage',
+    'STAGE_ADAPTERS',
     'BackboneStages', 'backbone_stages',
     'forward_stages', 'register_backbone_stages', 'supported_backbones',
     'CompositeConnection', 'BiFPNLayer', 'CCM', 'DSM',

@@ -4,27 +4,34 @@
 The cascade needs three things of a backbone: every stage output of backbone
 1 (for the router and the composite connection), a place in backbone 2 where
 the composite input is added, and the backbone's own forward output for the
-neck. A backbone *declares* its stages (:class:`BackboneStage`: the stage
-module, its output channels and stride, and the fusion point); the cascade
-then runs the backbone's own ``forward`` and
+neck. A backbone *declares* its stages (:class:`BackboneStage`: the stage's
+module name, its output channels and stride, and the fusion point's name);
+the cascade then runs the backbone's own ``forward`` and
 
 * reads each stage output with a forward hook on the declared stage module;
 * adds the composite input with a forward pre-hook on the declared fusion
   module.
 
-Both hooks exist only for the duration of that one call
-(:func:`forward_stages`), so the backbone's code, its forward hooks and its
-return value are exactly those of the plain detector.
+Stages are declared by module *name* (``'layer2'``, ``'stages.3'``), as
+``named_modules`` spells it, and resolved on the live backbone at every call
+(:func:`forward_stages`): replacing a module (SyncBN conversion, conv-BN
+fusion, RepConv fusion, a user's ``model.backbone.layer3 = ...``) leaves the
+cascade consistent, since nothing holds the old module. Both hooks exist
+only for the duration of that one call, so the backbone's code, its forward
+hooks and its return value are exactly those of the plain detector.
 
 Where the declaration comes from:
 
 * this package's backbones declare it natively (a ``stage_specs()`` method,
   see :class:`~mmdet_dynamic.models.backbones.BaseStagedBackbone`);
-* mmdet's backbones through adapters keyed on the *exact* class
-  (:func:`register_backbone_stages`). A subclass may change ``forward``
-  (``DetectoRS_ResNet`` returns the image too, ``RegNet`` has no max-pool),
-  so it needs an adapter of its own: an unknown class fails at build time
-  with the list of supported ones.
+* mmdet's backbones through adapters in the :data:`STAGE_ADAPTERS`
+  registry, keyed on the backbone class's name and checked against the
+  *exact* class. A subclass may change ``forward`` (``DetectoRS_ResNet``
+  returns the image too, ``RegNet`` has no max-pool), so it needs an adapter
+  of its own: an unknown class fails at build time with the list of
+  supported ones. The registry is an mmengine ``Registry`` in scope
+  ``mmdet_dynamic``: a project adds or overrides adapters in a child
+  registry of its own scope.
 
 Adding a backbone is one function::
 
@@ -33,13 +40,13 @@ Adding a backbone is one function::
 
     @register_backbone_stages(MyBackbone)
     def _my_backbone(backbone):
-        return [BackboneStage(backbone.stem, 32, 2),
-                BackboneStage(backbone.layer1, 64, 4), ...], [1, 2, 3]
+        return [BackboneStage('stem', 32, 2),
+                BackboneStage('layer1', 64, 4), ...], [1, 2, 3]
 """
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, \
-    Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch.nn as nn
+from mmengine.registry import Registry
 from torch import Tensor
 
 from mmdet.models.backbones import (CSPDarknet, EfficientNet, RegNet,
@@ -51,21 +58,23 @@ class BackboneStage(NamedTuple):
     """One stage of a backbone, as the dynamic cascade sees it.
 
     Attributes:
-        module (nn.Module): The stage. Its forward output (called once per
-            backbone forward) is the stage output, (N, channels, H / stride,
-            W / stride).
+        module (str): Name of the stage module in the backbone (as
+            ``named_modules`` spells it, e.g. ``'layer2'``). Its forward
+            output (called once per backbone forward) is the stage output,
+            (N, channels, H / stride, W / stride).
         channels (int): Output channels of the stage.
         stride (int): Total stride of the stage output.
-        fusion_module (nn.Module, optional): The composite input is added
-            to the first input of this module (a forward pre-hook). Defaults
-            to ``module`` (CBNetV2's layout: fusion into the stage input).
+        fusion_module (str, optional): Name of the module to whose first
+            input the composite input is added (a forward pre-hook).
+            Defaults to ``module`` (CBNetV2's layout: fusion into the stage
+            input).
         fusion_channels (int, optional): Channels at the fusion point.
             Defaults to the previous stage's ``channels``.
     """
-    module: nn.Module
+    module: str
     channels: int
     stride: int
-    fusion_module: Optional[nn.Module] = None
+    fusion_module: Optional[str] = None
     fusion_channels: Optional[int] = None
 
 
@@ -133,8 +142,9 @@ class BackboneStages(NamedTuple):
         return [declared[i].fusion_channels for i in self.fused]
 
     def _with_defaults(self) -> List[BackboneStage]:
-        """The stages with their fusion point filled in: the stage module
-        and the previous stage's channels (3, the image's, for the stem)."""
+        """The stages with their fusion point filled in: the stage module's
+        name and the previous stage's channels (3, the image's, for the
+        stem)."""
         out = []
         for k, s in enumerate(self.stages):
             module = s.module if s.fusion_module is None else s.fusion_module
@@ -146,25 +156,49 @@ class BackboneStages(NamedTuple):
 
 
 Adapter = Callable[[nn.Module], Tuple[List[BackboneStage], Sequence[int]]]
-_ADAPTERS: Dict[type, Adapter] = {}
+# Stage adapters of backbones that do not declare their stages, by the
+# backbone class's name; each adapter lists the exact classes it fits.
+STAGE_ADAPTERS = Registry('backbone stage adapter', scope='mmdet_dynamic')
 
 
-def register_backbone_stages(*classes: type):
+def register_backbone_stages(*classes: type, registry: Registry = None,
+                             force: bool = False):
     """Decorator registering ``fn(backbone) -> (stages, out_indices)`` for
-    exactly these backbone classes (not their subclasses)."""
+    exactly these backbone classes (not their subclasses), in
+    :data:`STAGE_ADAPTERS` or a child ``registry`` of a project's scope
+    (``force`` replaces an existing entry)."""
 
     def wrap(fn: Adapter) -> Adapter:
+        fn.backbone_classes = tuple(classes)
+        target = registry if registry is not None else STAGE_ADAPTERS
         for cls in classes:
-            _ADAPTERS[cls] = fn
+            target.register_module(cls.__name__, module=fn, force=force)
         return fn
 
     return wrap
 
 
+def _adapter(backbone: nn.Module) -> Optional[Adapter]:
+    """The adapter for ``type(backbone)`` in the registry of the current
+    default scope (a project's child registry first), if it fits this
+    exact class."""
+    with STAGE_ADAPTERS.switch_scope_and_registry(None) as registry:
+        fn = registry.get(type(backbone).__name__)
+    fits = getattr(fn, 'backbone_classes', ())
+    return fn if type(backbone) in fits else None
+
+
+def _registered_classes() -> List[type]:
+    classes = []
+    for fn in STAGE_ADAPTERS.module_dict.values():
+        classes += list(getattr(fn, 'backbone_classes', ()))
+    return classes
+
+
 def supported_backbones() -> List[str]:
     """Backbones the cascade supports: the classes with an adapter, plus
     any backbone with a native ``stage_specs()``."""
-    return sorted(c.__name__ for c in _ADAPTERS)
+    return sorted(STAGE_ADAPTERS.module_dict)
 
 
 def backbone_stages(backbone: nn.Module,
@@ -185,18 +219,22 @@ def backbone_stages(backbone: nn.Module,
                          f'{list(LAYOUTS)}')
     if callable(getattr(backbone, 'stage_specs', None)):
         specs = backbone.stage_specs(layout)
-        return BackboneStages(*[list(s) if s is not None else None
-                                for s in specs])
+        return checked(
+            backbone,
+            BackboneStages(*[list(s) if s is not None else None
+                             for s in specs]))
     if layout != 'cbnetv2':
         raise ValueError(
             f"the '{layout}' cascade layout is declared by EELAN backbones "
             f'(DynamicDet\'s YOLO cascade) only, not by '
             f"{type(backbone).__name__}; use layout='cbnetv2'")
-    if type(backbone) in _ADAPTERS:
-        stages, out_indices = _ADAPTERS[type(backbone)](backbone)
+    adapter = _adapter(backbone)
+    if adapter is not None:
+        stages, out_indices = adapter(backbone)
     else:
+        registered = _registered_classes()
         parents = [
-            c.__name__ for c in type(backbone).__mro__[1:] if c in _ADAPTERS
+            c.__name__ for c in type(backbone).__mro__[1:] if c in registered
         ]
         hint = (f' It subclasses {parents[0]}, but a subclass may run a '
                 'different forward, so it needs an adapter of its own.'
@@ -208,7 +246,26 @@ def backbone_stages(backbone: nn.Module,
             "every mmdet_dynamic backbone (they define stage_specs()). Add "
             'one with mmdet_dynamic.models.layers.register_backbone_stages '
             '(see the README, "Adding a backbone to the cascade").')
-    return BackboneStages(list(stages), list(out_indices))
+    return checked(backbone, BackboneStages(list(stages), list(out_indices)))
+
+
+def checked(backbone: nn.Module, stages: BackboneStages) -> BackboneStages:
+    """``stages`` after checking that every declared module name exists in
+    ``backbone``.
+
+    Raises:
+        ValueError: Naming the first name that does not.
+    """
+    names = dict(backbone.named_modules())
+    for k, stage in enumerate(stages._with_defaults()):
+        for name in (stage.module, stage.fusion_module):
+            if not isinstance(name, str) or name not in names:
+                raise ValueError(
+                    f'stage {k} of {type(backbone).__name__} is declared at '
+                    f'{name!r}, which is not a module name of the backbone '
+                    '(declare stages by the names named_modules() gives, '
+                    "e.g. 'layer2')")
+    return stages
 
 
 def forward_stages(
@@ -257,12 +314,15 @@ def forward_stages(
 
     handles = []
     try:
-        for k, stage in enumerate(declared):
+        for k, stage in enumerate(declared):  # the live modules, by name
             if fuse is not None and k in fused:
                 handles.append(
-                    stage.fusion_module.register_forward_pre_hook(
-                        add_fused(k)))
-            handles.append(stage.module.register_forward_hook(capture(k)))
+                    backbone.get_submodule(
+                        stage.fusion_module).register_forward_pre_hook(
+                            add_fused(k)))
+            handles.append(
+                backbone.get_submodule(stage.module).register_forward_hook(
+                    capture(k)))
         outs = backbone(inputs)
     finally:
         for handle in handles:
@@ -276,15 +336,15 @@ def forward_stages(
 
 
 # ----------------------------------------------------------- mmdet adapters
-def _res_layer_stages(backbone: ResNet, stem: nn.Module, stem_stride: int,
+def _res_layer_stages(backbone: ResNet, stem: str, stem_stride: int,
                       widths: Sequence[int]):
-    """The stem, then ``res_layers`` with the given output widths."""
+    """The stem (its last module's name), then ``res_layers`` with the
+    given output widths."""
     stages = [BackboneStage(stem, backbone.stem_channels, stem_stride)]
     stride = stem_stride
     for i, name in enumerate(backbone.res_layers):
         stride *= backbone.strides[i]
-        stages.append(
-            BackboneStage(getattr(backbone, name), widths[i], stride))
+        stages.append(BackboneStage(name, widths[i], stride))
     return stages, [i + 1 for i in backbone.out_indices]
 
 
@@ -296,27 +356,25 @@ def _resnet(backbone: ResNet):
         backbone.block.expansion * backbone.base_channels * 2**i
         for i in range(len(backbone.res_layers))
     ]
-    return _res_layer_stages(backbone, backbone.maxpool, 4, widths)
+    return _res_layer_stages(backbone, 'maxpool', 4, widths)
 
 
 @register_backbone_stages(RegNet)
 def _regnet(backbone: RegNet):
     """RegNet: conv1 + norm1 + relu at stride 2 (no max-pool), then
     ``res_layers`` of ``stage_widths`` channels."""
-    return _res_layer_stages(backbone, backbone.relu, 2,
-                             backbone.stage_widths)
+    return _res_layer_stages(backbone, 'relu', 2, backbone.stage_widths)
 
 
 @register_backbone_stages(CSPDarknet)
 def _cspdarknet(backbone: CSPDarknet):
     """CSPDarknet: Focus stem at stride 2, then stages ending in a CSPLayer,
     strides 4..32."""
-    stages = [BackboneStage(backbone.stem, backbone.stem.conv.out_channels,
-                            2)]
+    stages = [BackboneStage('stem', backbone.stem.conv.out_channels, 2)]
     for k, name in enumerate(backbone.layers[1:], start=1):
         stage = getattr(backbone, name)
         stages.append(
-            BackboneStage(stage, stage[-1].final_conv.out_channels,
+            BackboneStage(name, stage[-1].final_conv.out_channels,
                           2**(k + 1)))
     return stages, list(backbone.out_indices)
 
@@ -327,9 +385,10 @@ def _efficientnet(backbone: EfficientNet):
     group. A layer's output width is its last conv's (the projection
     conv), its stride the product of its convs' strides."""
     stages, stride = [], 1
-    for layer in backbone.layers:
+    for i, layer in enumerate(backbone.layers):
         convs = [m for m in layer.modules() if isinstance(m, nn.Conv2d)]
         for conv in convs:
             stride *= conv.stride[0]
-        stages.append(BackboneStage(layer, convs[-1].out_channels, stride))
+        stages.append(
+            BackboneStage(f'layers.{i}', convs[-1].out_channels, stride))
     return stages, list(backbone.out_indices)

@@ -346,23 +346,40 @@ def test_forward_hooks_on_backbones_fire(threshold, route, batch4):
     assert len(seen['b2']) == (1 if route == 'hard' else 0)
 
 
-def test_detector_overriding_head_code_is_refused():
-    """A detector class that overrides `loss` would run differently inside
-    the cascade: refused at build time, naming the method."""
+def test_detector_overriding_feature_extraction_is_refused():
+    """The cascade runs the detector class's own loss/predict on backbone
+    outputs it computes itself; a class whose extract_feat is not
+    backbone-then-neck would get the wrong features: refused at build
+    time, naming the method. One that overrides loss runs its own loss."""
     from mmdet.models.detectors import RetinaNet
 
-    from mmdet_dynamic.models.detectors.detector_heads import check_wrappable
+    from mmdet_dynamic.models.detectors.detector_heads import (
+        check_wrappable, heads_loss)
 
-    class MyRetinaNet(RetinaNet):
+    class OwnLoss(RetinaNet):
 
         def loss(self, batch_inputs, batch_data_samples):
-            return {}
+            x = self.extract_feat(batch_inputs)
+            return dict(loss_sum=sum(f.sum() for f in x))
+
+    class OwnFeatures(RetinaNet):
+
+        def extract_feat(self, batch_inputs):
+            return self.backbone(batch_inputs * 2)
 
     det = MODELS.build(wrapped_detector_cfg(load_cfg(YOLO).model))
-    check_wrappable(det, 'YOLOX')  # the base class's code: accepted
-    det.__class__ = MyRetinaNet
-    with pytest.raises(TypeError, match=r"MyRetinaNet overrides \['loss'\]"):
-        check_wrappable(det, 'MyRetinaNet')
+    check_wrappable(det, 'YOLOX')
+    det.__class__ = OwnLoss
+    check_wrappable(det, 'OwnLoss')
+    outs = [torch.ones(1, c, 8 // 2**i, 8 // 2**i)
+            for i, c in enumerate(det.neck.in_channels)]
+    loss = heads_loss(det, outs, [])['loss_sum']
+    expected = sum(f.sum() for f in det.neck(tuple(outs)))
+    torch.testing.assert_close(loss, expected)
+    det.__class__ = OwnFeatures
+    with pytest.raises(TypeError, match='OwnFeatures overrides '
+                       'extract_feat'):
+        check_wrappable(det, 'OwnFeatures')
 
 
 def test_unknown_test_cfg_key_is_an_error():
@@ -412,31 +429,6 @@ def test_bad_input_messages():
     twice.detector.backbone = copy.deepcopy(twice.backbone)
     with pytest.raises(ValueError, match='backbone twice.*give it once'):
         MODELS.build(twice)
-
-    detr = dict(
-        type='DynamicCascadeDetector',
-        detector=dict(
-            type='DETR',
-            backbone=dict(type='ResNet', depth=18, out_indices=(3, ),
-                          init_cfg=None),
-            neck=dict(type='ChannelMapper', in_channels=[512], kernel_size=1,
-                      out_channels=64, act_cfg=None, norm_cfg=None,
-                      num_outs=1),
-            encoder=dict(num_layers=1, layer_cfg=dict(
-                self_attn_cfg=dict(embed_dims=64, num_heads=2),
-                ffn_cfg=dict(embed_dims=64, feedforward_channels=64))),
-            decoder=dict(num_layers=1, layer_cfg=dict(
-                self_attn_cfg=dict(embed_dims=64, num_heads=2),
-                cross_attn_cfg=dict(embed_dims=64, num_heads=2),
-                ffn_cfg=dict(embed_dims=64, feedforward_channels=64))),
-            positional_encoding=dict(num_feats=32, normalize=True),
-            bbox_head=dict(type='DETRHead', num_classes=1, embed_dims=64),
-            train_cfg=dict(assigner=dict(
-                type='HungarianAssigner',
-                match_costs=[dict(type='ClassificationCost', weight=1.)])),
-            num_queries=10))
-    with pytest.raises(TypeError, match='single-stage.*two-stage.*DETR'):
-        MODELS.build(detr)
 
 
 def test_mask_rcnn_gives_masks(raccoon_coco):
@@ -534,24 +526,132 @@ def test_unsupported_backbones_fail_at_build(backbone, message):
         MODELS.build(cfg)
 
 
-def test_sync_bn_falls_back_to_bn_without_cuda(batch4, monkeypatch):
-    from mmdet_dynamic.models.detectors import dynamic_cascade_detector
-    if torch.cuda.is_available():
-        pytest.skip('with CUDA SyncBN is kept')
-    messages = []
-    monkeypatch.setattr(dynamic_cascade_detector, 'print_log',
-                        lambda msg, *a, **k: messages.append(msg))
+def test_config_builds_the_same_model_on_any_machine(monkeypatch):
+    """SyncBN stays SyncBN whatever the machine (the CPU launch path, not
+    the model, runs it as BN); on a single CPU process torch's SyncBN
+    computes as BN."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     cfg = copy.deepcopy(load_cfg(FASTER).model)
     cfg.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
-    model = MODELS.build(cfg)
-    assert any('SyncBN needs CUDA' in m for m in messages)
-    assert not any(
-        isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
-    assert isinstance(model.detector1.backbone.bn1,
-                      torch.nn.modules.batchnorm._BatchNorm)
-    # shared heads stay shared, and a training step runs
-    assert model.detector2.roi_head is model.detector1.roi_head
-    data = preprocess(model.train(), batch4, True)
-    losses = model.loss(data['inputs'], data['data_samples'])
-    assert all(torch.isfinite(v).all() for k, v in losses.items()
-               if 'loss' in k and isinstance(v, torch.Tensor))
+    cpu_model = MODELS.build(copy.deepcopy(cfg))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    gpu_model = MODELS.build(copy.deepcopy(cfg))
+    assert isinstance(cpu_model.detector1.backbone.bn1,
+                      torch.nn.SyncBatchNorm)
+    assert [type(m) for m in cpu_model.modules()] == \
+        [type(m) for m in gpu_model.modules()]
+
+
+def _predictions(model, data):
+    with torch.no_grad():
+        out = model.predict(data['inputs'], copy.deepcopy(
+            data['data_samples']))
+    return [(s.metainfo['route'], s.pred_instances.bboxes,
+             s.pred_instances.scores) for s in out]
+
+
+def _assert_same_predictions(a, b):
+    for (route_a, boxes_a, scores_a), (route_b, boxes_b, scores_b) in zip(
+            a, b):
+        assert route_a == route_b
+        torch.testing.assert_close(boxes_a, boxes_b, atol=1e-3, rtol=1e-4)
+        torch.testing.assert_close(scores_a, scores_b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize('surgery', ['sync_bn', 'fuse_conv_bn'])
+def test_cascade_follows_norm_surgery(surgery, batch4):
+    """The stages are found by name in the live model: converting BN to
+    SyncBN and back, or folding BN into the convs, leaves predictions as
+    they were (both routes)."""
+    from mmcv.cnn import fuse_conv_bn
+    from mmengine.model import revert_sync_batchnorm
+    model = build_model(FASTER).eval()
+    randomise_bn(model)
+    data = preprocess(model, batch4, False)
+    with torch.no_grad():  # a threshold between the images' scores
+        logits = model.difficulty_logits(data['inputs'],
+                                         data['data_samples'])
+    model.set_threshold(float(logits.median().sigmoid()))
+    before = _predictions(model, data)
+    if surgery == 'sync_bn':
+        model = revert_sync_batchnorm(
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model))
+        assert not any(isinstance(m, torch.nn.SyncBatchNorm)
+                       for m in model.modules())
+    else:
+        model = fuse_conv_bn(model)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                       for m in model.detector1.backbone.modules())
+    _assert_same_predictions(before, _predictions(model, data))
+    assert {r for r, _, _ in before} == {'easy', 'hard'}
+
+
+def test_cascade_follows_repconv_fusion():
+    """RepConv layers fused in place (switch_to_deploy) are the ones the
+    cascade runs: the same outputs as before fusion."""
+    from mmdet_dynamic.models.layers.rep_conv import switch_to_deploy
+    cfg = copy.deepcopy(load_cfg(YOLO).model)
+    cfg.backbone.use_repconv = True
+    torch.manual_seed(0)
+    model = MODELS.build(cfg).eval()
+    randomise_bn(model)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        feats, outs = model.run_backbone1(x)
+        hard = model.run_backbone2(x, feats)
+    assert switch_to_deploy(model) > 0
+    with torch.no_grad():
+        feats_f, outs_f = model.run_backbone1(x)
+        hard_f = model.run_backbone2(x, feats_f)
+    for a, b in zip(list(outs) + list(hard), list(outs_f) + list(hard_f)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_cascade_follows_a_replaced_stage(batch4):
+    """A user replaces model.detector1.backbone.layer3: the router and the
+    composite connection take the new layer's output (with the module
+    objects captured at build time, the stage 'did not run')."""
+    model = build_model(FASTER).eval()
+    x = preprocess(model, batch4, False)['inputs']
+    calls = []
+    new = copy.deepcopy(model.detector1.backbone.layer3)
+    new.register_forward_hook(lambda m, a, o: calls.append(o.shape))
+    with torch.no_grad():
+        for p in new.parameters():
+            p.add_(0.01)
+    model.detector1.backbone.layer3 = new
+    with torch.no_grad():
+        feats1, out1 = model.run_backbone1(x)
+        plain = model.detector1.backbone(x)
+    assert len(calls) == 2  # the cascade's run and the plain one
+    stage = [s.module for s in model.stages1.stages].index('layer3')
+    with torch.no_grad():
+        torch.testing.assert_close(feats1[stage], new(feats1[stage - 1]))
+    for a, b in zip(out1, plain):
+        torch.testing.assert_close(a, b)
+
+
+def test_stage_adapters_live_in_a_scoped_registry():
+    """A project overrides the adapter of a backbone class in a child
+    registry of its own scope; outside that scope ours applies."""
+    from mmengine.registry import DefaultScope, Registry
+
+    from mmdet.models.backbones import ResNet
+    from mmdet_dynamic.models.layers import (STAGE_ADAPTERS, BackboneStage,
+                                             backbone_stages,
+                                             register_backbone_stages)
+    assert 'ResNet' in STAGE_ADAPTERS.module_dict
+    mine = Registry('backbone stage adapter', parent=STAGE_ADAPTERS,
+                    scope='my_project')
+
+    @register_backbone_stages(ResNet, registry=mine)
+    def _three_stages(backbone):
+        return [BackboneStage('maxpool', 64, 4),
+                BackboneStage('layer1', 64, 4),
+                BackboneStage('layer2', 128, 8)], [1, 2]
+
+    backbone = ResNet(depth=18, out_indices=(0, 1))
+    with DefaultScope.overwrite_default_scope('my_project'):
+        assert len(backbone_stages(backbone).stages) == 3
+    with DefaultScope.overwrite_default_scope('mmdet_dynamic'):
+        assert len(backbone_stages(backbone).stages) == 5

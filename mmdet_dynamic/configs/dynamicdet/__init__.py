@@ -1,0 +1,1 @@
+# Copyright (c) mmdet_dynamic contributors. All rights reserved.
