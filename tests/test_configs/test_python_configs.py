@@ -11,7 +11,7 @@ import pytest
 from mmengine.config import Config
 
 from mmdet_dynamic.registry import MODELS
-from ..conftest import PROJECT_ROOT, free_port
+from ..conftest import PROJECT_ROOT
 
 PAIRS = [
     ('dynamicdet/dy_faster_rcnn_r18_fpn_joint_router_raccoon',
