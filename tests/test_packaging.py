@@ -141,6 +141,10 @@ def test_model_index_imports_existing_metafiles():
         meta = yaml.safe_load(open(osp.join(PROJECT_ROOT, metafile)))
         for model in meta['Models']:
             assert osp.isfile(osp.join(PROJECT_ROOT, model['Config']))
+            # `mim search` shows what a user can get: no empty results
+            for result in model.get('Results', []):
+                assert all(v is not None
+                           for v in result['Metrics'].values()), model
 
 
 def test_editable_install_exposes_mim_folders(tmp_path):

@@ -1,6 +1,6 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """DetNAS evolutionary search over a trained ShuffleNetV2 supernet detector
-(REFERENCE section 5), without mmrazor.
+(docs/detnas.md), without mmrazor.
 
 - :func:`block_cost_table`: FLOPs (mmengine's counter) or params of every
   choice at every block, measured once; a candidate's cost is the fixed

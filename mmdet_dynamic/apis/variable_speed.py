@@ -1,6 +1,7 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
 """Variable-speed inference of a DynamicCascadeDetector: from a target
-latency (or hard ratio) to a routing threshold (DynamicDet, REFERENCE 1).
+latency (or hard ratio) to a routing threshold (DynamicDet; see
+docs/dynamicdet.md).
 
 With lat1 the latency of the easy route (B1 + router + D1), lat2 that of
 the hard route (B1 + router + B2 + D2) and lat_t a target::

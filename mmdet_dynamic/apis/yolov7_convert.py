@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
+from mmengine.runner import load_state_dict
 
 from ..models.layers.rep_conv import RepConv
 from ..models.layers.yolov7_downsample import DownC, MPDownsample
@@ -32,7 +33,6 @@ from ..utils.atomic_write import write_files_atomically
 from ..utils.checkpoint_safety import (  # noqa: F401 (re-exported)
     CheckpointReadError, UnsafeCheckpointError, read_checkpoint,
     restricted_pickle_module)
-from ..utils.strict_checkpoint import state_dict_mismatch
 
 LayerMap = Dict[str, str]  # official sub-key -> our state-dict key
 
@@ -532,12 +532,12 @@ def convert_yolov7_checkpoint(src: str, out_dir: str,
     else:
         mapped, router_note = _map_dynamicdet(model, state, own)
         model_cfg['test_cfg'] = dict(threshold=0.5)
-    problem = state_dict_mismatch(model, mapped)
-    if problem:
-        raise ConversionError(f'{src}: the converted tensors do not fit the '
-                              f'model: {problem}')
     # a strict load proves the checkpoint fits the config before writing
-    model.load_state_dict(mapped, strict=True)
+    try:
+        load_state_dict(model, mapped, strict=True, logger='current')
+    except RuntimeError as e:
+        raise ConversionError(f'{src}: the converted tensors do not fit the '
+                              f'model: {str(e).strip()}') from None
     cfg.model = model_cfg
     meta = dict(
         converted_from=osp.basename(src),

@@ -14,8 +14,7 @@ from .mmdet_tools import (mmdet_tool_path, run_mmdet_tool, tool_command,
 from .setup_env import register_all_modules
 from .strict_checkpoint import (CheckpointMismatchError,
                                 build_model_from_config,
-                                load_checkpoint_strictly,
-                                state_dict_mismatch)
+                                load_checkpoint_strictly)
 
 __all__ = [
     'history_buffer_getattr', 'mmengine_safe_globals',
@@ -25,6 +24,6 @@ __all__ = [
     'run_mmdet_tool', 'tool_command', 'tool_config', 'register_all_modules',
     'CheckpointMismatchError', 'load_checkpoint_strictly',
     'build_model_from_config',
-    'state_dict_mismatch', 'write_atomically', 'write_files_atomically',
+    'write_atomically', 'write_files_atomically',
     'current_umask', 'check_writable_dir', 'OutputDirError'
 ]

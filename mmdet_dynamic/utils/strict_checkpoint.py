@@ -5,56 +5,22 @@ mmengine's ``load_checkpoint`` defaults to ``strict=False``: a checkpoint
 whose keys fit nothing loads with a warning, and a tool that then writes a
 threshold, a table or deploy weights writes them from random weights. The
 tools of this package load with :func:`load_checkpoint_strictly` instead:
-missing keys, unexpected keys and shape mismatches stop the run, naming the
-first few and counting them, before anything is written. ``allow_partial``
+mmengine's strict load, whose report (missing keys, unexpected keys, shape
+mismatches) stops the run before anything is written. ``allow_partial``
 (the tools' ``--allow-partial``) is the only way past: the fitting tensors
-are loaded and the rest is reported.
+are loaded and the rest is reported, as mmengine's non-strict load does.
 """
-from typing import Dict, List, Optional
+from collections import OrderedDict
+from typing import Dict, Optional
 
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmengine.runner import load_state_dict
 
 from .checkpoint_safety import CheckpointReadError, read_checkpoint
 
-SHOWN = 5
-
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint does not fit the model built from the config."""
-
-
-def _listed(title: str, names: List[str]) -> str:
-    shown = ', '.join(names[:SHOWN])
-    more = f', ... ({len(names) - SHOWN} more)' if len(names) > SHOWN else ''
-    return f'{len(names)} {title}: {shown}{more}'
-
-
-def state_dict_mismatch(model: nn.Module,
-                        state_dict: Dict) -> Optional[str]:
-    """What keeps ``state_dict`` from loading strictly into ``model``, or
-    None when it fits."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [
-        f'{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
-        for k in own if k in state_dict
-        and hasattr(state_dict[k], 'shape')
-        and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    parts = []
-    if missing:
-        parts.append(_listed('missing key(s) (in the model, not the '
-                             'checkpoint)', missing))
-    if unexpected:
-        parts.append(_listed('unexpected key(s) (in the checkpoint, not '
-                             'the model)', unexpected))
-    if shapes:
-        parts.append(_listed('shape mismatch(es) (checkpoint vs model)',
-                             shapes))
-    return '; '.join(parts) or None
 
 
 def load_checkpoint_strictly(model: nn.Module,
@@ -63,12 +29,20 @@ def load_checkpoint_strictly(model: nn.Module,
                              map_location: str = 'cpu') -> Dict:
     """Load ``filename`` into ``model``; every key must fit.
 
+    The file is read without running code from it
+    (:func:`~.checkpoint_safety.read_checkpoint`); the weights go in with
+    mmengine's ``load_state_dict`` (strict unless ``allow_partial``), whose
+    report of missing, unexpected and mis-shaped tensors is the error's.
+    What this adds to mmengine's ``load_checkpoint(strict=True)``: safe
+    reading on any torch, an error a tool turns into a message before it
+    writes anything, and the ``--allow-partial`` way past.
+
     Args:
         model (nn.Module): The model built from the matching config.
         filename (str): A checkpoint (``state_dict`` inside, or a bare
             state dict); a ``module.`` prefix (DDP) is stripped.
-        allow_partial (bool): Load what fits and report the rest instead of
-            stopping.
+        allow_partial (bool): Load what fits and report the rest (as
+            mmengine's non-strict load does) instead of stopping.
         map_location (str): Where the tensors go.
 
     Returns:
@@ -89,26 +63,18 @@ def load_checkpoint_strictly(model: nn.Module,
             f'{filename}: not a checkpoint of weights (it holds a '
             f'{type(checkpoint).__name__}, not a dict)')
     state_dict = checkpoint.get('state_dict', checkpoint)
-    state_dict = {
-        (k[len('module.'):] if k.startswith('module.') else k): v
-        for k, v in state_dict.items()
-    }
-    mismatch = state_dict_mismatch(model, state_dict)
-    if mismatch and not allow_partial:
+    state_dict = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state_dict.items())
+    try:
+        load_state_dict(model, state_dict, strict=not allow_partial,
+                        logger='current')
+    except RuntimeError as e:
         raise CheckpointMismatchError(
-            f'{filename} does not fit the model built from the config: '
-            f'{mismatch}. Use the checkpoint trained with this config (or '
-            'the matching config); --allow-partial loads only the tensors '
-            'that fit.')
-    if mismatch:
-        print_log(f'--allow-partial: loading what fits of {filename}; '
-                  f'{mismatch}', logger='current', level=30)
-        own = model.state_dict()
-        state_dict = {
-            k: v for k, v in state_dict.items()
-            if k in own and tuple(v.shape) == tuple(own[k].shape)
-        }
-    load_state_dict(model, state_dict, strict=not mismatch)
+            f'{filename} does not fit the model built from the config. '
+            f'{str(e).strip()}\nUse the checkpoint trained with this config '
+            '(or the matching config); --allow-partial loads only the '
+            'tensors that fit.') from None
     return checkpoint
 
 

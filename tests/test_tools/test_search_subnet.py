@@ -175,7 +175,7 @@ def test_search_refuses_a_checkpoint_that_does_not_fit(supernet, tmp_path,
     ]
     assert _main()(args) == 1
     err = capsys.readouterr().err
-    assert 'does not fit' in err and 'unexpected key(s)' in err
+    assert 'does not fit' in err and 'unexpected key in source' in err
     assert 'backbone.nothing' in err and '--allow-partial' in err
     assert not (tmp_path / 'out').exists()
 

@@ -93,7 +93,7 @@ def backbones_table():
 
 
 # official whole-model figures (80 classes): params training / fused, and
-# thop GFLOPs x 2 of the fused model where measured (REFERENCE.md 2b)
+# thop GFLOPs x 2 of the fused model where measured (docs/yolov7.md)
 YOLOV7_OFFICIAL = {
     'tiny': (6228762, 6219709, 13.9),
     'L': (37622682, 36905341, 106.5),

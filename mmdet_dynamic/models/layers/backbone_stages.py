@@ -49,9 +49,9 @@ import torch.nn as nn
 from mmengine.registry import Registry
 from torch import Tensor
 
-from mmdet.models.backbones import (CSPDarknet, EfficientNet, RegNet,
-                                    Res2Net, ResNeSt, ResNet, ResNetV1d,
-                                    ResNeXt)
+from mmdet.models.backbones import (CSPDarknet, CSPNeXt, EfficientNet,
+                                    RegNet, Res2Net, ResNeSt, ResNet,
+                                    ResNetV1d, ResNeXt)
 
 
 class BackboneStage(NamedTuple):
@@ -366,11 +366,14 @@ def _regnet(backbone: RegNet):
     return _res_layer_stages(backbone, 'relu', 2, backbone.stage_widths)
 
 
-@register_backbone_stages(CSPDarknet)
-def _cspdarknet(backbone: CSPDarknet):
-    """CSPDarknet: Focus stem at stride 2, then stages ending in a CSPLayer,
-    strides 4..32."""
-    stages = [BackboneStage('stem', backbone.stem.conv.out_channels, 2)]
+@register_backbone_stages(CSPDarknet, CSPNeXt)
+def _csp_stages(backbone: nn.Module):
+    """CSPDarknet (YOLOX) and CSPNeXt (RTMDet): a stem at stride 2 (a Focus
+    or a stack of convs), then stages ending in a CSPLayer, strides 4..32
+    (``layers`` names them in forward order)."""
+    stem = backbone.stem
+    last = stem.conv if hasattr(stem, 'conv') else stem[-1].conv
+    stages = [BackboneStage('stem', last.out_channels, 2)]
     for k, name in enumerate(backbone.layers[1:], start=1):
         stage = getattr(backbone, name)
         stages.append(
