@@ -430,8 +430,9 @@ def pooled_tradeoff(table: PooledMatches,
                        if r['hard_ratio'] == row['hard_ratio']
                        and r['method'] == 'oracle'), None)
         span = oracle['mAP'] - base['mAP'] if oracle else 0.0
+        # undefined where the oracle does not beat random (the ends)
         row['oracle_gain_share'] = (row['mAP'] - base['mAP']) / span \
-            if span > 0 else None
+            if span > 1e-6 else None
     return dict(
         rows=rows,
         cascade_minus_detector1=dict(

@@ -8,7 +8,8 @@ import torch.nn as nn
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from torch import Tensor
 
-from mmdet.models.detectors import BaseDetector, TwoStageDetector
+from mmdet.models.detectors import (BaseDetector, DeformableDETR,
+                                    DetectionTransformer, TwoStageDetector)
 from mmdet_dynamic.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import get_box_tensor
@@ -247,12 +248,14 @@ class DynamicCascadeDetector(BaseDetector):
         initialised from ``init_detectors_from`` through mmengine's
         ``Pretrained`` init if given."""
         if backbone is not None:
-            if detector.get('backbone') is not None:
+            inner = detector.get('backbone')
+            if inner is not None and dict(inner) != dict(backbone):
                 raise ValueError(
-                    'DynamicCascadeDetector got a backbone twice, as '
-                    'model.backbone and as model.detector.backbone; give it '
-                    'once (the configs in configs/dynamicdet use '
-                    'model.backbone)')
+                    'DynamicCascadeDetector got two different backbones, '
+                    'model.backbone and model.detector.backbone; give it '
+                    'once, or the same in both (a wrapped detector config '
+                    'keeps its own, e.g. detector=_base_.model with '
+                    'backbone=_base_.model.backbone)')
             detector['backbone'] = copy.deepcopy(backbone)
         elif detector.get('backbone') is None:
             raise ValueError(
@@ -289,6 +292,12 @@ class DynamicCascadeDetector(BaseDetector):
             else share_heads
         if not self.share_heads:
             return
+        if isinstance(self.detector1, DetectionTransformer):
+            raise ValueError(
+                'share_heads=True is not supported for DETR-like detectors '
+                f'({type(self.detector1).__name__}): their heads are the '
+                'neck, the transformer and the bbox head together; use '
+                'share_heads=False (the default for them)')
         out1, out2 = self.stages1.out_channels, self.stages2.out_channels
         if out1 != out2:
             raise ValueError(
@@ -343,6 +352,8 @@ class DynamicCascadeDetector(BaseDetector):
             raise ValueError(f'phase must be one of {PHASES}, got {value!r}')
         if getattr(self, '_phase', None) == value:
             return
+        if value == 'router' and self.router_target == 'loss':
+            self._check_eval_losses()
         self._phase = value
         if value == 'router':  # freeze everything but the router
             self._frozen_by_phase = [
@@ -385,6 +396,24 @@ class DynamicCascadeDetector(BaseDetector):
             ValueError: If ``threshold`` is outside [0, 1].
         """
         self.test_cfg['threshold'] = self._checked_threshold(threshold)
+
+    def _check_eval_losses(self) -> None:
+        """The router phase scores frozen detectors (eval mode). mmdet's
+        Deformable DETR and DINO give their heads the encoder outputs only
+        in training mode, so their loss cannot be computed there.
+
+        Raises:
+            ValueError: Naming the detector and the option that works
+                (``router_target='ap_gain'``).
+        """
+        if isinstance(self.detector1, DeformableDETR):
+            name = type(self.detector1).__name__
+            raise ValueError(
+                f"router_target='loss' needs each detector's loss with the "
+                f'detectors frozen (eval mode), and mmdet\'s {name} computes '
+                'its loss only in training mode (its encoder outputs reach '
+                "the head only then). Use router_target='ap_gain' for "
+                f'{name} cascades.')
 
     @property
     def bbox_head(self) -> nn.Module:
@@ -533,6 +562,8 @@ class DynamicCascadeDetector(BaseDetector):
         if target not in ROUTER_TARGETS:
             raise ValueError(f'router target must be one of '
                              f'{ROUTER_TARGETS}, got {target!r}')
+        if target == 'loss':
+            self._check_eval_losses()
         out2 = self.run_backbone2(inputs, feats1)
         cost = self._per_image_loss if target == 'loss' \
             else self._per_image_neg_ap

@@ -427,7 +427,10 @@ def test_bad_input_messages():
         model.phase = 'warmup'
     twice = copy.deepcopy(cfg.model)
     twice.detector.backbone = copy.deepcopy(twice.backbone)
-    with pytest.raises(ValueError, match='backbone twice.*give it once'):
+    MODELS.build(twice)  # the same backbone in both places: accepted
+    twice.detector.backbone.depth = 34
+    with pytest.raises(ValueError, match='two different backbones.*give it '
+                       'once, or the same in both'):
         MODELS.build(twice)
 
 
