@@ -65,18 +65,21 @@ def test_dynamicdet_layout_levels(arch, strides, router, fusion):
     assert stages.fusion_channels == fusion
     if arch == 'L':
         # official router inputs: layers 2 (stride-2 conv), 11, 24, 37, 50
-        assert stages.stages[0].module is backbone.stem[2]
+        assert stages.stages[0].module == 'stem.2'
         # fusion right after each down-sampling layer: after the stem's
         # stride-2 conv, after the stride-4 conv, after each MP
-        assert stages.stages[0].fusion_module is backbone.stem[2]
-        assert stages.stages[1].fusion_module is backbone.stage1[0]
+        assert stages.stages[0].fusion_module == 'stem.2'
+        assert stages.stages[1].fusion_module == 'stage1.0'
         for k in (2, 3, 4):
-            layer = getattr(backbone, f'stage{k}')
-            assert stages.stages[k].fusion_module is layer[1]
+            assert stages.stages[k].fusion_module == f'stage{k}.1'
         assert stages.fused == [0, 1, 2, 3, 4]
     else:
         assert stages.fused == [1, 2, 3, 4, 5]
-        assert stages.stages[1].fusion_module is backbone.stage1[1]
+        assert stages.stages[1].fusion_module == 'stage1.1'
+    for s in stages.stages:  # every declared name exists on the backbone
+        backbone.get_submodule(s.module)
+        if s.fusion_module is not None:
+            backbone.get_submodule(s.fusion_module)
     # the CBNetV2 layout of the same backbone is unchanged
     cb = backbone_stages(backbone)
     assert cb.fused == list(range(1, len(cb.stages)))
@@ -101,9 +104,10 @@ def test_fusion_enters_after_each_downsampling():
     x = torch.rand(1, 3, 64, 64)
     inputs, outputs, handles = {}, {}, []
     for k, s in enumerate(model.stages2.stages):
-        handles.append(s.fusion_module.register_forward_pre_hook(
+        fusion = model.detector2.backbone.get_submodule(s.fusion_module)
+        handles.append(fusion.register_forward_pre_hook(
             lambda m, a, k=k: inputs.__setitem__(k, a[0])))
-        handles.append(s.fusion_module.register_forward_hook(
+        handles.append(fusion.register_forward_hook(
             lambda m, a, o, k=k: outputs.__setitem__(k, o)))
     with torch.no_grad():
         feats1, _ = model.run_backbone1(x)
@@ -114,7 +118,8 @@ def test_fusion_enters_after_each_downsampling():
         sources = [feats1[k] for k in model.stages1.fused]
         assert model.stages2.fused == [0, 1, 2, 3, 4]
         for k in model.stages2.fused:
-            module = model.stages2.stages[k].fusion_module
+            module = model.detector2.backbone.get_submodule(
+                model.stages2.stages[k].fusion_module)
             # the hooks above run before the cascade's: they see the input
             # without the composite
             fused = inputs[k] + model.composite(k, sources,
