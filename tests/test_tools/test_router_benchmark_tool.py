@@ -100,3 +100,28 @@ def test_resume_with_changed_settings_names_them(raccoon_all, tmp_path,
     assert '--resume with changed settings' in err
     assert 'folds: 5 then, 4 now' in err
     assert sorted(p.name for p in out.iterdir()) == ['settings.json']
+
+
+def test_joint_from_compares_the_joint_recipe_only(tmp_path):
+    """--joint-from reuses a joint phase trained with another router target
+    (only the router phase reads it) or dumped by the runner with its
+    launcher, in another folder; a different joint recipe is refused."""
+    from mmengine.config import Config
+    recipe = tool_main('analysis_tools/router_benchmark.py').__globals__[
+        '_joint_recipe']
+    cfg = Config.fromfile(DY_FASTER_BCCD)
+    files = {}
+    for name, folder, options in (
+            ('mine', tmp_path / 'a' / 'fold_0', {}),
+            ('other_target', tmp_path / 'b' / 'fold_0',
+             {'model.router_target': 'ap_gain', 'launcher': 'none'}),
+            ('other_lr', tmp_path / 'c' / 'fold_0',
+             {'optim_wrapper.optimizer.lr': 0.5})):
+        c = Config(cfg.to_dict())
+        c.merge_from_dict(options)
+        c.work_dir = str(folder / 'joint')
+        folder.mkdir(parents=True)
+        c.dump(str(folder / 'config.py'))
+        files[name] = recipe(str(folder / 'config.py'), str(folder))
+    assert files['mine'] == files['other_target']
+    assert files['mine'] != files['other_lr']

@@ -216,6 +216,25 @@ def _fold_configs(bench, cfg, args, data, fold, fold_dir, coco, folds):
     return stages, paths
 
 
+# settings that only the router phase reads: a joint phase trained with
+# other values is the same joint phase
+ROUTER_PHASE_ONLY = ('router_target', )
+
+
+def _joint_recipe(config_file: str, fold_dir: str) -> str:
+    """The joint phase's recipe in ``config_file`` as comparable text: the
+    fold folder replaced, the runner's own ``launcher`` entry and the
+    router-phase-only model settings left out."""
+    from mmengine.config import Config
+    with open(config_file) as f:
+        text = f.read().replace(fold_dir, '<fold>')
+    cfg = Config.fromstring(text, '.py').to_dict()
+    cfg.pop('launcher', None)
+    for key in ROUTER_PHASE_ONLY:
+        cfg.get('model', {}).pop(key, None)
+    return json.dumps(cfg, sort_keys=True, default=repr)
+
+
 def _joint_checkpoint(args, settings, fold, stage, label):
     """The joint stage's checkpoint: trained here, or reused from
     --joint-from after checking that it is the same recipe on the same
@@ -237,11 +256,8 @@ def _joint_checkpoint(args, settings, fold, stage, label):
         old = json.load(f)
     same = ('data', 'data_root', 'folds', 'seed')
     diff = [k for k in same if old.get(k) != settings[k]]
-    with open(theirs) as f:
-        their_text = f.read().replace(other, '<fold>')
-    with open(path) as f:
-        my_text = f.read().replace(osp.dirname(stage.work_dir), '<fold>')
-    if diff or their_text != my_text:
+    if diff or _joint_recipe(theirs, other) != _joint_recipe(
+            path, osp.dirname(stage.work_dir)):
         raise BenchmarkError(
             f'--joint-from {args.joint_from}: its joint phase of fold {fold} '
             'is not this one (' + (f'settings {diff} differ' if diff else
