@@ -29,8 +29,9 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config
@@ -40,6 +41,8 @@ from mmdet.models.detectors import TwoStageDetector
 from ..models.layers.rep_conv import switch_to_deploy
 from ..utils.atomic_write import check_writable_dir
 from ..utils.strict_checkpoint import build_model_from_config
+from .detections_graph import check_end2end_exportable, clips_to_original
+from .end2end_graph import CascadeEnd2End, DetectorEnd2End
 from .route_graphs import (DetectorGraph, EasyRouteGraph, HardRouteGraph,
                            RouterGraph)
 from .two_stage_graph import (UnsupportedExportError,
@@ -49,9 +52,33 @@ META_KEY = 'mmdet_dynamic'
 FORMAT_VERSION = 1
 CASCADE_FILES = ('router.onnx', 'easy.onnx', 'hard.onnx')
 DETECTOR_FILE = 'detector.onnx'
+END2END_FILE = 'end2end.onnx'
 # mmcv ops with an exact standard ONNX counterpart in this exporter
 SUPPORTED_MMCV_OPS = ('RoIAlign', )
 DEFAULT_OPSET = 17
+# onnxruntime session settings the graphs need (stored in the metadata as
+# ``ort_session_config`` for runners in any language). onnxruntime's
+# ReshapeFusion rewrites a Reshape whose shape it half-knows with a -1,
+# which is ambiguous (an error) when the end-to-end graph sends an empty
+# batch through a route that no image of the batch takes.
+ORT_SESSION_CONFIG = {
+    'optimization.disable_specified_optimizers': 'ReshapeFusion'
+}
+
+
+def ort_session_options(options=None):
+    """``options`` (a new ``onnxruntime.SessionOptions`` if None) with
+    :data:`ORT_SESSION_CONFIG` added."""
+    import onnxruntime as ort
+    options = options if options is not None else ort.SessionOptions()
+    for key, value in ORT_SESSION_CONFIG.items():
+        try:
+            present = options.get_session_config_entry(key)
+        except RuntimeError:  # not set
+            present = None
+        if present != value:
+            options.add_session_config_entry(key, value)
+    return options
 
 
 def check_standard_ops(model: nn.Module) -> None:
@@ -206,7 +233,8 @@ def _check_graph(path: str, input_names: List[str],
     time (a Python int taken from a shape) gives other output shapes or
     values."""
     import onnxruntime as ort
-    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    sess = ort.InferenceSession(path, sess_options=ort_session_options(),
+                                providers=['CPUExecutionProvider'])
     feeds = {n: a.numpy() for n, a in zip(input_names, args)}
     outs = sess.run(None, {i.name: feeds[i.name] for i in sess.get_inputs()})
     size = tuple(args[0].shape[-2:])
@@ -259,8 +287,11 @@ def export_onnx(config: str,
                 out_dir: str,
                 input_shape: Optional[Tuple[int, int]] = None,
                 opset: int = DEFAULT_OPSET,
-                allow_partial: bool = False) -> List[str]:
-    """Export ``config`` + ``checkpoint`` to ONNX graphs in ``out_dir``.
+                allow_partial: bool = False,
+                end2end: bool = False,
+                progress: Optional[Callable[[str], None]] = print
+                ) -> List[str]:
+    """Export ``config`` + ``checkpoint`` to ONNX in ``out_dir``.
 
     Args:
         config (str): The model's config.
@@ -272,6 +303,12 @@ def export_onnx(config: str,
         opset (int): ONNX opset (16 or newer: ``RoiAlign``'s half-pixel
             mode).
         allow_partial (bool): Accept a checkpoint that does not fit.
+        end2end (bool): One graph, ``end2end.onnx``, from image to padded
+            detections with the routing and NMS inside
+            (:mod:`.end2end_graph`), instead of the graphs that stop at the
+            heads' outputs.
+        progress (callable, optional): Receives a line per export step
+            (default ``print``; None for silence).
 
     Returns:
         list[str]: The files written.
@@ -279,12 +316,16 @@ def export_onnx(config: str,
     Raises:
         CheckpointMismatchError: The checkpoint does not fit the config.
         UnsupportedExportError: The model holds an op that standard ONNX
-            lacks (named).
+            lacks, or (end to end) a head or NMS without an in-graph form
+            (named).
         KeyError: The config lacks a test pipeline or data preprocessor.
+        OutputDirError: ``out_dir`` cannot be written (checked first).
 
     Nothing is written unless every graph exports: the graphs are written
-    to a temporary folder and moved into ``out_dir`` at the end.
+    to a temporary folder and moved into ``out_dir`` at the end, where they
+    replace an earlier export's graphs.
     """
+    say = progress or (lambda line: None)
     if opset < 16:
         raise ValueError(f'opset {opset} is too old: ONNX RoiAlign has '
                          'the half-pixel mode from opset 16')
@@ -293,13 +334,17 @@ def export_onnx(config: str,
         raise ValueError(f'input_shape must be (H, W) > 0, got '
                          f'{input_shape}')
     check_writable_dir(out_dir)
+    say(f'[1/4] building the model and loading {checkpoint} (strictly)')
     model, cfg = build_deploy_model(config, checkpoint, allow_partial)
     check_standard_ops(model)
-    cascade = type(model).__name__ == 'DynamicCascadeDetector'
+    from ..models.detectors import DynamicCascadeDetector
+    cascade = isinstance(model, DynamicCascadeDetector)
     detectors = [model.detector1, model.detector2] if cascade else [model]
     two_stage = isinstance(detectors[0], TwoStageDetector)
-    if two_stage:  # before any tracing
-        for det in detectors:
+    for det in detectors:  # refuse before any tracing
+        if end2end:
+            check_end2end_exportable(det)
+        elif two_stage:
             check_two_stage_exportable(det)
     spec = preprocess_spec(cfg)
     if cascade:
@@ -314,8 +359,10 @@ def export_onnx(config: str,
         format=FORMAT_VERSION,
         kind='cascade' if cascade else 'detector',
         two_stage=two_stage,
+        end2end=end2end,
         classes=list(classes) if classes else None,
         threshold=model.test_cfg['threshold'] if cascade else None,
+        ort_session_config=ORT_SESSION_CONFIG,
         preprocess=spec,
         head_settings=_head_settings(det_cfg),
         input_shape=list(input_shape) if input_shape else None,
@@ -331,14 +378,118 @@ def export_onnx(config: str,
     os.makedirs(out_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.export.', dir=out_dir)
     try:
-        names = _export_all(model, cascade, two_stage, (image, valid_hw),
-                            check, tmp, dynamic_hw, opset, meta)
+        if end2end:
+            names = [_export_end2end(model, cascade, (image, valid_hw),
+                                     check, tmp, dynamic_hw, opset, meta,
+                                     say)]
+        else:
+            say('[2/4] tracing the ' +
+                ('three route graphs' if cascade else 'graph'))
+            names = _export_all(model, cascade, two_stage,
+                                (image, valid_hw), check, tmp, dynamic_hw,
+                                opset, meta)
+        say(f'[4/4] writing {", ".join(names)} into {out_dir}')
         return replace_export(out_dir, tmp, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-EXPORT_FILES = CASCADE_FILES + (DETECTOR_FILE, )
+def _export_end2end(model: nn.Module, cascade: bool, example: tuple,
+                    check: Optional[tuple], folder: str, dynamic_hw: bool,
+                    opset: int, meta: dict, say) -> str:
+    """Trace the end-to-end graph into ``folder``; check it against
+    PyTorch at the second size ``check``. Returns the file name."""
+    import onnx
+    image, valid_hw = example
+    module = CascadeEnd2End(model) if cascade else DetectorEnd2End(model)
+    module.eval()
+    args = (image, valid_hw)
+    input_names = ['image', 'valid_hw']
+    if cascade:  # a threshold between the two examples: both routes run
+        with torch.no_grad():
+            feats1, _ = model.run_backbone1(image)
+            logits = model.router.masked_logits(
+                [feats1[k] for k in model.stages1.routed], valid_hw,
+                image.shape[-2:])
+        threshold = torch.tensor(float(logits.mean().sigmoid()))
+        args += (threshold, )
+        input_names.append('threshold')
+    with torch.no_grad():
+        outs = module(*args)
+    output_names = list(module.output_names)
+    axes = {'image': {0: 'batch'}, 'valid_hw': {0: 'batch'}}
+    if dynamic_hw:
+        axes['image'].update({2: 'height', 3: 'width'})
+    axes.update({name: {0: 'batch'} for name in output_names})
+    path = osp.join(folder, END2END_FILE)
+    say(f'[2/4] tracing {END2END_FILE} (B1, router, both routes, '
+        'post-processing and NMS in one graph)')
+    try:
+        torch.onnx.export(module, args, path, input_names=input_names,
+                          output_names=output_names, dynamic_axes=axes,
+                          opset_version=opset, do_constant_folding=True,
+                          dynamo=False)
+    except (torch.onnx.errors.UnsupportedOperatorError,
+            torch.onnx.errors.SymbolicValueError) as err:
+        raise UnsupportedExportError(
+            f'an operator has no ONNX opset-{opset} form: {err}') from err
+    graph = onnx.load(path)
+    out_shapes = {n: list(o.shape[1:]) for n, o in zip(output_names, outs)}
+    det = model.detector1 if cascade else model
+    # the graph's own inputs: an unused one (valid_hw of a head that
+    # needs no image size) is pruned by the exporter
+    meta = dict(meta, graph='end2end',
+                inputs=[i.name for i in graph.graph.input],
+                clip_to_original=clips_to_original(det),
+                outputs=output_names, max_per_img=out_shapes['dets'][0],
+                mask_size=out_shapes.get('masks', [None, None, None])[1:])
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(meta)
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, path)
+    if check is not None:
+        say('[3/4] checking the graph against PyTorch at another input '
+            'size')
+        check_args = check + args[2:]
+        with torch.no_grad():
+            ref = module(*check_args)
+        _check_end2end(path, input_names, output_names, check_args, ref)
+    return END2END_FILE
+
+
+def _check_end2end(path: str, input_names: List[str],
+                   output_names: List[str], args: Sequence[Tensor],
+                   ref: Sequence[Tensor]) -> None:
+    """The end-to-end graph against PyTorch at another input size: the
+    same routes and phi, as many detections per image and the same scores
+    (in rank order, to 1e-3; the graph's NMS breaks exact ties by index,
+    which may swap two detections of one score). A layer that fixed a
+    size at trace time fails this."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path, sess_options=ort_session_options(),
+                                providers=['CPUExecutionProvider'])
+    feeds = {n: a.numpy() for n, a in zip(input_names, args)}
+    feeds = {i.name: feeds[i.name] for i in sess.get_inputs()}
+    got = dict(zip(output_names, sess.run(None, feeds)))
+    want = {n: r.numpy() for n, r in zip(output_names, ref)}
+    size = tuple(args[0].shape[-2:])
+    same = all(got[k].shape[1:] == want[k].shape[1:] for k in want)
+    if same and 'phi' in want:
+        same = (got['route'] == want['route']).all() and np.allclose(
+            got['phi'], want['phi'], atol=1e-4)
+    if same:
+        same = (got['num_dets'] == want['num_dets']).all() and np.allclose(
+            got['dets'][..., 4], want['dets'][..., 4], atol=1e-3)
+    if not same:
+        raise UnsupportedExportError(
+            f'{osp.basename(path)}: at input size {size} the ONNX graph\'s '
+            'routes or detections differ from PyTorch\'s: a layer took a '
+            'size from a shape at trace time. Export for one input size '
+            'with --input-shape H W (and make the test pipeline pad every '
+            'image to it)')
+
+
+EXPORT_FILES = CASCADE_FILES + (DETECTOR_FILE, END2END_FILE)
 
 
 def replace_export(out_dir: str, tmp: str, names: List[str]) -> List[str]:

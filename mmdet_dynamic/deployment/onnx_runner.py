@@ -18,8 +18,9 @@ from ..models.detectors.dynamic_cascade_detector import (
     DynamicCascadeDetector, own_pad_groups, route_metainfo,
     wrapped_detector_cfg)
 from ..models.layers.adaptive_router import logit_of
-from .onnx_export import (CASCADE_FILES, DETECTOR_FILE, FORMAT_VERSION,
-                          data_preprocessor_cfg, read_metadata,
+from .onnx_export import (CASCADE_FILES, DETECTOR_FILE, END2END_FILE,
+                          FORMAT_VERSION, data_preprocessor_cfg,
+                          ort_session_options, read_metadata,
                           test_pipeline_cfg)
 from .route_graphs import unflatten_outputs
 
@@ -40,6 +41,12 @@ class DynamicONNXRunner:
     own ``predict_by_feat`` (built from the stored config; it holds no
     weights that matter) turns the graphs' outputs into detections.
 
+    An end-to-end export (``end2end.onnx``) is one graph that routes and
+    post-processes itself: the runner feeds it each size group with the
+    threshold and rescales its padded detections (and pastes its masks)
+    into the original images. Its ``difficulty_logit`` is computed from
+    the graph's phi output.
+
     Args:
         model_dir (str): The folder written by ``export_onnx`` (or the path
             of a plain detector's ``detector.onnx``).
@@ -49,7 +56,9 @@ class DynamicONNXRunner:
         providers (list[str], optional): onnxruntime execution providers.
             Defaults to ``['CPUExecutionProvider']``.
         session_options (onnxruntime.SessionOptions, optional): E.g. thread
-            counts.
+            counts or the graph optimisation level; the runner adds
+            ``onnx_export.ORT_SESSION_CONFIG`` (the settings the graphs
+            need) to them.
 
     Example:
         >>> runner = DynamicONNXRunner('work_dirs/onnx', threshold=0.4)
@@ -73,13 +82,17 @@ class DynamicONNXRunner:
                 'this version of tools/deployment/export_onnx.py')
         self.cascade = first['kind'] == 'cascade'
         self.two_stage = first['two_stage']
+        self.end2end = bool(first.get('end2end'))
         self.classes = first['classes']
         self.input_shape = tuple(first['input_shape']) \
             if first['input_shape'] else None
         providers = list(providers or ['CPUExecutionProvider'])
+        # the settings the graphs need (onnx_export.ORT_SESSION_CONFIG),
+        # added to the caller's options
+        options = ort_session_options(session_options)
         self.sessions = {
             k: ort.InferenceSession(
-                p, sess_options=session_options, providers=providers)
+                p, sess_options=options, providers=providers)
             for k, p in files.items()
         }
         self._inputs = {
@@ -91,7 +104,10 @@ class DynamicONNXRunner:
         self.cfg = cfg
         det_cfg = wrapped_detector_cfg(cfg.model) if self.cascade \
             else copy.deepcopy(cfg.model)
-        self._build_heads(det_cfg)
+        if self.end2end:
+            self.mask_thr_binary = _mask_threshold(det_cfg)
+        else:
+            self._build_heads(det_cfg)
         self._build_preprocessing(cfg)
         self.threshold = first['threshold'] if self.cascade else None
         if threshold is not None:
@@ -104,13 +120,19 @@ class DynamicONNXRunner:
             return {'detector': model_dir}
         cascade = [osp.join(model_dir, f) for f in CASCADE_FILES]
         plain = osp.join(model_dir, DETECTOR_FILE)
-        found = [p for p in cascade + [plain] if osp.isfile(p)]
-        if any(osp.isfile(p) for p in cascade) and osp.isfile(plain):
+        end2end = osp.join(model_dir, END2END_FILE)
+        found = [p for p in cascade + [plain, end2end] if osp.isfile(p)]
+        kinds = [any(osp.isfile(p) for p in cascade), osp.isfile(plain),
+                 osp.isfile(end2end)]
+        if sum(kinds) > 1:
             raise ValueError(
-                f'{model_dir} holds two exports ({", ".join(found)}): a '
-                'cascade\'s graphs and a plain detector\'s. Export again '
-                'into a clean folder (an export replaces the graphs of an '
-                'earlier one), or remove the graphs you do not want.')
+                f'{model_dir} holds more than one export ({", ".join(found)})'
+                ': a cascade\'s three graphs, a plain detector\'s graph or '
+                'an end-to-end graph. Export again into a clean folder (an '
+                'export replaces the graphs of an earlier one), or remove '
+                'the graphs you do not want.')
+        if osp.isfile(end2end):
+            return {'end2end': end2end}
         if all(osp.isfile(p) for p in cascade):
             return {f[:-5]: p for f, p in zip(CASCADE_FILES, cascade)}
         if osp.isfile(plain):
@@ -118,7 +140,8 @@ class DynamicONNXRunner:
         missing = [p for p in cascade if not osp.isfile(p)]
         raise FileNotFoundError(
             f'{model_dir} holds neither a cascade ({", ".join(CASCADE_FILES)}'
-            f'; missing {missing}) nor {DETECTOR_FILE}: export it with '
+            f'; missing {missing}) nor {DETECTOR_FILE} nor {END2END_FILE}: '
+            'export it with '
             'tools/deployment/export_onnx.py CONFIG CKPT --out-dir DIR')
 
     def _build_heads(self, det_cfg: dict) -> None:
@@ -217,7 +240,9 @@ class DynamicONNXRunner:
             image = inputs[idx, :, :h, :w].float().numpy()
             valid_hw = np.array([s.img_shape[:2] for s in group],
                                 dtype=np.int64)
-            if self.cascade:
+            if self.end2end:
+                self._predict_end2end(image, valid_hw, group)
+            elif self.cascade:
                 self._predict_cascade(image, valid_hw, group)
             else:
                 outs = self._run('detector', dict(
@@ -253,6 +278,38 @@ class DynamicONNXRunner:
             feeds.update(image=image[idx], valid_hw=valid_hw[idx])
             outs = self._run(route, feeds)
             self._post_process(outs, [group[i] for i in idx], route)
+
+    def _predict_end2end(self, image: np.ndarray, valid_hw: np.ndarray,
+                         group: SampleList) -> None:
+        """Run the end-to-end graph on one size group; rescale its
+        detections into each original image."""
+        feeds = dict(image=image, valid_hw=valid_hw)
+        if self.cascade:
+            feeds['threshold'] = np.array(self.threshold, dtype=np.float32)
+        names = self.meta['end2end']['outputs']
+        outs = dict(zip(names, self._run('end2end', feeds)))
+        for i, sample in enumerate(group):
+            if self.cascade:
+                phi = float(outs['phi'][i])
+                sample.set_metainfo(route_metainfo(
+                    logit_of(phi), bool(outs['route'][i])))
+            n = int(outs['num_dets'][i])
+            dets = torch.from_numpy(outs['dets'][i, :n].copy())
+            scale = dets.new_tensor(sample.scale_factor).repeat(2)
+            boxes = dets[:, :4] / scale
+            if self.meta['end2end'].get('clip_to_original'):
+                h, w = sample.ori_shape[:2]
+                boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+                boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+            result = InstanceData(
+                bboxes=boxes, scores=dets[:, 4],
+                labels=torch.from_numpy(outs['labels'][i, :n].copy()))
+            if 'masks' in outs:
+                result.masks = paste_masks(
+                    torch.from_numpy(outs['masks'][i, :n].copy()),
+                    result.bboxes, sample.ori_shape[:2],
+                    self.mask_thr_binary)
+            sample.pred_instances = result
 
     def _post_process(self, outs: list, samples: SampleList,
                       graph: str) -> None:
@@ -291,3 +348,26 @@ class DynamicONNXRunner:
             batch_img_metas=metas,
             rcnn_test_cfg=self.rcnn_test_cfg,
             rescale=True)
+
+
+def _mask_threshold(det_cfg: dict) -> Optional[float]:
+    """``mask_thr_binary`` of a mask detector's ``test_cfg.rcnn``."""
+    rcnn = (det_cfg.get('test_cfg') or {}).get('rcnn') or {}
+    return rcnn.get('mask_thr_binary', 0.5)
+
+
+def paste_masks(probs: Tensor, bboxes: Tensor, shape: Sequence[int],
+                threshold: float) -> Tensor:
+    """Binary (K, H, W) masks of the original image from the graph's
+    (K, h, w) probabilities on their boxes (``bboxes`` in original
+    coordinates), as ``FCNMaskHead.predict_by_feat`` pastes them on CPU:
+    one box at a time, skipping the empty area, ``>= threshold``."""
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import \
+        _do_paste_mask
+    h, w = int(shape[0]), int(shape[1])
+    out = torch.zeros(len(probs), h, w, dtype=torch.bool)
+    for i in range(len(probs)):
+        pasted, where = _do_paste_mask(probs[i:i + 1, None], bboxes[i:i + 1],
+                                       h, w, skip_empty=True)
+        out[(slice(i, i + 1), ) + where] = pasted >= threshold
+    return out

@@ -83,41 +83,76 @@ def trained_looking(cfg_path: str, seed: int = 0):
     return model
 
 
-def assert_same_detections(ref, out, tied_images=0):
+# The comparison rule (README, Deployment). Float results differ slightly
+# from one CPU (and onnxruntime build) to another, so:
+# - a detection whose score is within BORDERLINE of the score threshold may
+#   be present on one side only: it is reported, not failed;
+# - an image whose detections differ because NMS met an exact score tie
+#   (mmcv breaks ties in torch's sort order, ONNX NonMaxSuppression by
+#   index) is allowed where the test names it (``tied_images``);
+# - everything else matches: the same route, phi to 1e-5, as many
+#   detections with the same labels, scores to 1e-4 and boxes to 1e-3 of
+#   the image's size.
+BORDERLINE = 1e-4
+
+
+def assert_same_detections(ref, out, tied_images=0, score_thr=None):
     """The same route and difficulty score (to float rounding) and the same
-    detections: as many, and each PyTorch detection has its own runner
+    detections (the rule above): each PyTorch detection has its own runner
     detection of the same label, score to 1e-4 and box to 1e-3 of the
     image's size (or of the box's largest coordinate); at most
-    ``tied_images`` images may differ. Detections are paired by score and
-    box rather than by rank, since two detections whose scores differ by
-    float rounding may come in either order."""
-    differ = []
+    ``tied_images`` images may differ otherwise. Detections are paired by
+    score and box rather than by rank, since two detections whose scores
+    differ by float rounding may come in either order.
+
+    Returns:
+        list[str]: The borderline detections found on one side only.
+    """
+    differ, borderline = [], []
     for r, o in zip(ref, out):
         assert o.metainfo.get('route') == r.metainfo.get('route'), \
             r.img_path
         if 'difficulty_score' in r:
             assert abs(o.difficulty_score - r.difficulty_score) < 1e-5
-        if not _same_instances(r, o):
+        ok, alone = _same_instances(r, o, score_thr)
+        borderline += [f'{osp.basename(r.img_path)}: {a}' for a in alone]
+        if not ok:
             differ.append(r.img_path)
     assert len(differ) <= tied_images, differ
+    if borderline:
+        print('borderline detections on one side only:', borderline)
+    return borderline
 
 
-def _same_instances(r, o) -> bool:
-    """As many detections, each of ``r`` paired with its own of ``o``."""
+def _same_instances(r, o, score_thr=None):
+    """Each detection of ``r`` paired with its own of ``o``, and none of
+    ``o`` left, but for borderline ones (score within BORDERLINE of
+    ``score_thr``). Returns (ok, the borderline ones left alone)."""
     a, b = r.pred_instances, o.pred_instances
-    if len(a) != len(b):
-        return False
+
+    def near_thr(score):
+        return score_thr is not None and abs(
+            float(score) - score_thr) <= BORDERLINE
+
     side = max(r.ori_shape)
     free = torch.ones(len(b), dtype=torch.bool)
+    alone = []
     for box, score, label in zip(a.bboxes, a.scores, a.labels):
         dist = (b.bboxes - box).abs().max(1)[0]
         tol = 1e-3 * max(side, float(box.abs().max()))
         ok = free & (b.labels == label) & (
             (b.scores - score).abs() <= 1e-4) & (dist <= tol)
         if not ok.any():
-            return False
+            if near_thr(score):
+                alone.append(f'PyTorch only, score {float(score):.6f}')
+                continue
+            return False, alone
         free[torch.where(ok, dist, torch.inf).argmin()] = False
-    return True
+    for i in torch.nonzero(free).flatten().tolist():
+        if not near_thr(b.scores[i]):
+            return False, alone
+        alone.append(f'runner only, score {float(b.scores[i]):.6f}')
+    return True, alone
 
 
 @pytest.fixture(scope='module')
@@ -125,7 +160,8 @@ def tmp_module(tmp_path_factory):
     return tmp_path_factory.mktemp('onnx')
 
 
-def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4):
+def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4,
+                       end2end=False, images=None, session_options=None):
     if cfg_override:
         path = osp.join(tmp, 'override.py')
         with open(path, 'w') as f:
@@ -135,9 +171,9 @@ def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4):
     ckpt = osp.join(tmp, 'model.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     out_dir = osp.join(tmp, 'onnx')
-    export_onnx(cfg_path, ckpt, out_dir)
-    runner = DynamicONNXRunner(out_dir)
-    images = raccoon_test_images()
+    export_onnx(cfg_path, ckpt, out_dir, end2end=end2end, progress=None)
+    runner = DynamicONNXRunner(out_dir, session_options=session_options)
+    images = images or raccoon_test_images()
     inputs, samples = runner.preprocess(images)
     switch_to_deploy(model)
     if hasattr(model, 'router'):
@@ -168,13 +204,15 @@ def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4):
 ])
 def test_cascade_runner_equals_pytorch(cfg_path, override, tied_images,
                                        tmp_path):
+    # 12 images: both routes at the mid threshold, 40 would add minutes
     _, runner, ref, out, out_dir = export_and_compare(
-        cfg_path, str(tmp_path), override)
+        cfg_path, str(tmp_path), override,
+        images=raccoon_test_images()[:12])
     assert sorted(os.listdir(out_dir)) == ['easy.onnx', 'hard.onnx',
                                            'router.onnx']
     routes = [r.route for r in ref]
     assert 'easy' in routes and 'hard' in routes  # both routes compared
-    assert sum(len(r.pred_instances) for r in ref) > 40
+    assert sum(len(r.pred_instances) for r in ref) > 12
     assert_same_detections(ref, out, tied_images)
     # the threshold changes at run time: 0 sends every image hard
     runner.set_threshold(0.0)

@@ -205,9 +205,12 @@ class YOLOv7Head(BaseDenseHead):
             anchor = p.new_tensor(self.anchors[i]).view(1, -1, 1, 1, 2)
             xy = (p[..., :2] * 2. - 0.5 + grid) * self.strides[i]
             wh = (p[..., 2:4] * 2)**2 * anchor
+            # explicit sizes: an empty batch (a route no image takes in
+            # the end-to-end graph) reshapes too
             out.append(
-                torch.cat([xy, wh, p[..., 4:]], dim=-1).view(n, -1,
-                                                             self.num_outputs))
+                torch.cat([xy, wh, p[..., 4:]],
+                          dim=-1).reshape(n, self.num_anchors * h * w,
+                                          self.num_outputs))
         return torch.cat(out, 1)
 
     def predict_by_feat(self,
