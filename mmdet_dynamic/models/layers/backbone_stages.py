@@ -182,8 +182,13 @@ def _adapter(backbone: nn.Module) -> Optional[Adapter]:
     """The adapter for ``type(backbone)`` in the registry of the current
     default scope (a project's child registry first), if it fits this
     exact class."""
-    with STAGE_ADAPTERS.switch_scope_and_registry(None) as registry:
-        fn = registry.get(type(backbone).__name__)
+    from mmengine.registry import DefaultScope
+    current = DefaultScope.get_current_instance()
+    # a project's child registry where the default scope is that project;
+    # this one in any other scope (e.g. mmdet's, from mmdet's own tools)
+    registry = STAGE_ADAPTERS.children.get(
+        current.scope_name if current else None, STAGE_ADAPTERS)
+    fn = registry.get(type(backbone).__name__)
     fits = getattr(fn, 'backbone_classes', ())
     return fn if type(backbone) in fits else None
 
