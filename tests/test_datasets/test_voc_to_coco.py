@@ -163,3 +163,27 @@ def test_non_finite_coordinates_are_rejected(tmp_path, value):
                        match=r'raccoon-1\.xml: field <bndbox/xmax>.*finite'):
         voc_to_coco(str(root), {'train': 'train.txt'}, str(tmp_path / 'o'))
     assert not (tmp_path / 'o').exists()
+
+
+def test_zero_size_box_stops_or_is_dropped_with_drop_invalid(tmp_path):
+    """BCCD has two zero-size boxes: the converter stops naming the file
+    and the box; ``drop_invalid`` leaves them out, converts the rest of the
+    image and reports each one."""
+    root = _copy_raccoon(tmp_path, names=('raccoon-1', ))
+    xml = root / 'annotations' / 'raccoon-1.xml'
+    text = xml.read_text()
+    obj = text[text.index('<object>'):text.index('</object>') + 9]
+    empty = obj.replace('<xmax>522', '<xmax>81')  # xmin is 81: zero width
+    xml.write_text(text.replace(obj, obj + empty))
+    with pytest.raises(AnnotationError,
+                       match=r'raccoon-1\.xml.*object>\[1\].*empty.*'
+                       r'--drop-invalid'):
+        voc_to_coco(str(root), {'train': 'train.txt'}, str(tmp_path / 'a'))
+    assert not (tmp_path / 'a').exists()
+    reports = []
+    voc_to_coco(str(root), {'train': 'train.txt'}, str(tmp_path / 'b'),
+                drop_invalid=True, report=reports.append)
+    with open(tmp_path / 'b' / 'train.json') as f:
+        coco = json.load(f)
+    assert len(coco['annotations']) == 1  # the valid box kept
+    assert len(reports) == 1 and 'raccoon-1.xml' in reports[0]

@@ -94,3 +94,39 @@ def test_router_phase_at_the_demo_lr_keeps_phi_spread(seed):
         phi = router.fc2(torch.relu(router.fc1(x))).squeeze(1).sigmoid()
     p10, p90 = np.percentile(phi.numpy(), [10, 90])
     assert 0.05 < p10 and p90 < 0.95 and p90 - p10 > 0.03
+
+
+def test_ap_gain_target_ranks_the_image_detector_2_gets_right(
+        raccoon_coco, monkeypatch):
+    """``router_target='ap_gain'``: L1 - L2 is detector 2's per-image AP
+    minus detector 1's. With detector 1 exact on image 0 and wrong on image
+    1, and detector 2 the other way round, the target is (-1, +1): image 1
+    is the one to send hard."""
+    import copy
+
+    from mmengine.structures import InstanceData
+
+    from mmdet_dynamic.models.detectors import dynamic_cascade_detector
+    from .conftest import build_model, preprocess, raccoon_batch
+    model = build_model('dy-faster-rcnn_r18_fpn_40i_raccoon.py',
+                        router_target='ap_gain').eval()
+    data = preprocess(model, raccoon_batch(raccoon_coco, 2), True)
+    right = {model.detector1: 0, model.detector2: 1}
+
+    def predict(detector, feats, samples, rescale=False):
+        for i, sample in enumerate(samples):
+            gt = sample.gt_instances.bboxes.clone()
+            if i != right[detector]:  # boxes moved off the objects
+                gt[:, 0::2] += 1000
+            sample.pred_instances = InstanceData(
+                bboxes=gt, scores=torch.ones(len(gt)),
+                labels=sample.gt_instances.labels.clone())
+        return samples
+
+    monkeypatch.setattr(dynamic_cascade_detector, 'heads_predict', predict)
+    diffs = model.loss_differences(data['inputs'],
+                                   copy.deepcopy(data['data_samples']))
+    torch.testing.assert_close(diffs, torch.tensor([-1.0, 1.0]))
+    # the loss target (DynamicDet's, the default) stays available
+    assert model.loss_differences(
+        data['inputs'], data['data_samples'], target='loss').shape == (2, )
