@@ -16,6 +16,7 @@ PY := .venv/bin/python
 BALLOON_SRC ?= ../shared/datasets/balloon
 DEMO_CFG := configs/dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py
 DEMO_DIR := work_dirs/demo
+BENCH_SUMMARY := benchmarks/results/router_benchmark/bccd_dy-faster-rcnn_loss-target/summary.json
 PYTEST_ARGS ?=
 
 .PHONY: venv data balloon demo test wheel compat clean
@@ -57,6 +58,11 @@ demo: venv data
 		"$$(cat $(DEMO_DIR)/last_checkpoint)" --hard-ratio 0.5 --out-dir $(DEMO_DIR)
 	$(PY) tools/analysis_tools/dynamic_tradeoff.py $(DEMO_CFG) \
 		"$$(cat $(DEMO_DIR)/last_checkpoint)" --out-dir $(DEMO_DIR)/tradeoff
+	@echo
+	@echo "Above: this demo's own table (40 raccoon test images; read it with its intervals)."
+	@echo "Below: the k-fold router benchmark, 364 pooled held-out BCCD images (README, Router benchmark):"
+	@echo "there the router and a random split are a tie at every hard ratio, and so is the full cascade against detector 1."
+	@$(PY) tools/analysis_tools/show_router_benchmark.py $(BENCH_SUMMARY)
 
 # pytest exits 5 when no test is collected (e.g. PYTEST_ARGS='-k nothing'):
 # reported, not treated as a failure.
