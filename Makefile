@@ -4,6 +4,7 @@
 #   make demo    main job on the bundled raccoon data: Dy-Faster R-CNN joint +
 #                router training, threshold calibration, trade-off table/plot
 #   make test    the test suite (what CI runs)
+#   make test-fast  the suite without the tests marked slow
 #   make venv    only create/update .venv
 #   make data    raccoon and BCCD VOC -> COCO json (data/{raccoon,bccd}/coco/)
 #   make balloon balloon VIA -> COCO json (data/balloon/), images linked
@@ -19,7 +20,7 @@ DEMO_DIR := work_dirs/demo
 BENCH_SUMMARY := benchmarks/results/router_benchmark/bccd_dy-faster-rcnn_loss-target/summary.json
 PYTEST_ARGS ?=
 
-.PHONY: venv data balloon demo test wheel compat clean
+.PHONY: venv data balloon demo test test-fast wheel compat clean
 
 venv:
 	@bash tools/setup_env.sh
@@ -69,6 +70,9 @@ demo: venv data
 test: venv
 	@set +e; $(PY) -m pytest tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi; exit $$rc
+
+test-fast: venv
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 wheel: venv
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .

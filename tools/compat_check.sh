@@ -36,6 +36,12 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
+# torch 2.1 wheels are built against numpy 1.x ("Numpy is not available"
+# under numpy 2), and opencv-python >= 4.12 asks for numpy 2: every install
+# below keeps numpy < 2, as such environments do
+CONSTRAINTS="$(mktemp)"
+echo 'numpy<2' > "$CONSTRAINTS"
+export PIP_CONSTRAINT="$CONSTRAINTS"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
 
 log "build tools, torch $TORCH (PyPI)"
@@ -51,7 +57,7 @@ log "mmengine $MMENGINE, mmdet $MMDET (the lowest the ranges allow)"
 
 log "this package's wheel with [deploy,tests]"
 DIST="$(mktemp -d)"
-trap 'rm -rf "$DIST"' EXIT
+trap 'rm -rf "$DIST" "$CONSTRAINTS"' EXIT
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$DIST" "$ROOT"
 WHEEL="$(ls "$DIST"/mmdet_dynamic-*.whl)"
 "${PIP[@]}" --force-reinstall --no-deps "$WHEEL"

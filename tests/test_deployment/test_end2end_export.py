@@ -20,6 +20,7 @@ from .test_onnx_export import (DYN, FRCNN_CFG, YOLOV7_CFG,
                                raccoon_test_images)
 
 pytest.importorskip('onnxruntime')
+pytestmark = pytest.mark.onnx
 from mmdet_dynamic.deployment import DynamicONNXRunner  # noqa: E402
 
 MASK_CFG = osp.join(DYN, 'dy-mask-rcnn_r18_fpn_40i_balloon.py')
@@ -79,10 +80,12 @@ def _check_equal_to_pytorch(exported, tied_images):
         runner.set_threshold(calibrated)
 
 
+@pytest.mark.slow
 def test_end2end_single_stage_equals_pytorch(yolov7_end2end):
     _check_equal_to_pytorch(yolov7_end2end, 0)
 
 
+@pytest.mark.slow
 def test_end2end_two_stage_equals_pytorch(tmp_path):
     # RPN scores of the padding cells tie exactly; mmcv's NMS breaks ties
     # in torch's (unstable) sort order, ONNX NonMaxSuppression by index, so
@@ -134,6 +137,7 @@ def test_end2end_graph_contract(yolov7_end2end):
         assert abs(float(outs['phi'][0]) - ref[0].difficulty_score) < 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not osp.isdir(osp.join(PROJECT_ROOT, '..', 'shared', 'datasets',
                            'balloon', 'val')),

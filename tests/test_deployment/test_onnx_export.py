@@ -16,6 +16,7 @@ from mmdet_dynamic.registry import MODELS
 from ..conftest import PROJECT_ROOT, RACCOON_ROOT, tool_main
 
 pytest.importorskip('onnxruntime')
+pytestmark = pytest.mark.onnx
 from mmdet_dynamic.deployment import (DynamicONNXRunner,  # noqa: E402
                                       UnsupportedExportError, export_onnx,
                                       read_metadata)
@@ -193,6 +194,7 @@ def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4,
     return model, runner, ref, out, out_dir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('cfg_path, override, tied_images', [
     (YOLOX_CFG, 'model = dict(detector=dict(test_cfg=dict(score_thr=0.15)))',
      0),

@@ -19,6 +19,9 @@ from mmdet_dynamic.utils import mmdet_tool_path
 from ..conftest import PROJECT_ROOT, free_port
 from ..train_utils import tiny_config
 
+# several processes (torchrun / gloo), each building a model
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
+
 DY_FASTER = 'dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py'
 SUPERNET = 'detnas/faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py'
 
