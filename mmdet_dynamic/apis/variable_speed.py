@@ -299,8 +299,13 @@ def synchronize(device: torch.device) -> None:
     every clock read, so that GPU latencies measure the kernels, not their
     launch."""
     device = torch.device(device)
-    if device.type != 'cpu':
-        torch.accelerator.synchronize(device)
+    if device.type == 'cpu':
+        return
+    accelerator = getattr(torch, 'accelerator', None)  # torch >= 2.6
+    if accelerator is not None:
+        accelerator.synchronize(device)
+    else:  # torch.cuda, torch.xpu, torch.mps
+        getattr(torch, device.type).synchronize(device)
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ routing threshold, the preprocessing (test pipeline, mean/std, channel
 order, padding), the heads' test settings (score threshold, pre-NMS and
 NMS), the input size of a fixed-shape export, and the config.
 """
+import inspect
 import json
 import os
 import os.path as osp
@@ -56,6 +57,11 @@ END2END_FILE = 'end2end.onnx'
 # mmcv ops with an exact standard ONNX counterpart in this exporter
 SUPPORTED_MMCV_OPS = ('RoIAlign', )
 DEFAULT_OPSET = 17
+# torch.onnx.export's TorchScript (tracing) exporter: torch >= 2.5 has a
+# ``dynamo`` switch (the default turned to the torch.export-based exporter in
+# 2.9), older torch only the tracing one
+TRACE_EXPORT = {'dynamo': False} if 'dynamo' in inspect.signature(
+    torch.onnx.export).parameters else {}
 # onnxruntime session settings the graphs need (stored in the metadata as
 # ``ort_session_config`` for runners in any language). onnxruntime's
 # ReshapeFusion rewrites a Reshape whose shape it half-knows with a -1,
@@ -198,7 +204,7 @@ def _export(module: nn.Module, args: Tuple[Tensor, ...],
             dynamic_axes=axes,
             opset_version=opset,
             do_constant_folding=True,
-            dynamo=False)
+            **TRACE_EXPORT)
     except (torch.onnx.errors.UnsupportedOperatorError,
             torch.onnx.errors.SymbolicValueError) as err:
         raise UnsupportedExportError(
@@ -428,7 +434,7 @@ def _export_end2end(model: nn.Module, cascade: bool, example: tuple,
         torch.onnx.export(module, args, path, input_names=input_names,
                           output_names=output_names, dynamic_axes=axes,
                           opset_version=opset, do_constant_folding=True,
-                          dynamo=False)
+                          **TRACE_EXPORT)
     except (torch.onnx.errors.UnsupportedOperatorError,
             torch.onnx.errors.SymbolicValueError) as err:
         raise UnsupportedExportError(

@@ -90,13 +90,17 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def numpy_globals() -> List[SafeGlobal]:
-    """numpy globals needed to rebuild arrays, scalars and dtypes."""
-    try:  # numpy >= 2
+    """numpy globals needed to rebuild arrays, scalars and dtypes.
+
+    The array and scalar rebuilders are allowed under both of numpy's
+    module names: numpy 1.x pickles them as ``numpy.core.multiarray.*``
+    (official YOLOv7 checkpoints were written so), numpy 2 as
+    ``numpy._core.multiarray.*``; either numpy reads both (1.26 has the
+    ``numpy._core`` alias, 2.x keeps ``numpy.core``)."""
+    try:  # numpy >= 1.26
         from numpy._core import multiarray
-        core = 'numpy._core.multiarray'
-    except ImportError:  # numpy 1.x
+    except ImportError:  # older numpy 1.x
         from numpy.core import multiarray
-        core = 'numpy.core.multiarray'
     dtype_classes = {
         type(np.dtype(t))
         for t in (bool, np.int8, np.int16, np.int32, np.int64, np.uint8,
@@ -104,11 +108,12 @@ def numpy_globals() -> List[SafeGlobal]:
                   np.float64, np.longdouble, np.complex64, np.complex128,
                   np.str_, np.bytes_)
     }
-    return [
-        np.ndarray, np.dtype, *sorted(dtype_classes, key=str),
-        (multiarray._reconstruct, f'{core}._reconstruct'),
-        (multiarray.scalar, f'{core}.scalar'),
-    ]
+    rebuilders = [(getattr(multiarray, name), f'{core}.{name}')
+                  for core in ('numpy.core.multiarray',
+                               'numpy._core.multiarray')
+                  for name in ('_reconstruct', 'scalar')]
+    return [np.ndarray, np.dtype, *sorted(dtype_classes, key=str),
+            *rebuilders]
 
 
 def mmengine_safe_globals() -> List[SafeGlobal]:

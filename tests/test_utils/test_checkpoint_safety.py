@@ -147,3 +147,24 @@ def test_read_checkpoint_names_unreadable_files(tmp_path, content, reason):
     assert str(path) in str(info.value)
     with pytest.raises(CheckpointReadError, match='not found'):
         read_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.parametrize('core', ['numpy.core.multiarray',
+                                  'numpy._core.multiarray'])
+def test_numpy_arrays_of_either_numpy_major_load(core):
+    """numpy 1.x pickles arrays and scalars as numpy.core.multiarray.*
+    (official YOLOv7 checkpoints were written so), numpy 2 as
+    numpy._core.multiarray.*: both spellings load, on either numpy."""
+    import io
+
+    from mmdet_dynamic.utils.checkpoint_safety import \
+        restricted_pickle_module
+    obj = {'array': np.arange(6, dtype=np.float32).reshape(2, 3),
+           'scalar': np.float64(0.25)}
+    data = pickle.dumps(obj, protocol=2)
+    for spelling in (b'numpy._core.multiarray', b'numpy.core.multiarray'):
+        data = data.replace(spelling, core.encode())
+    assert core.encode() in data
+    loaded = restricted_pickle_module().load(io.BytesIO(data))
+    np.testing.assert_array_equal(loaded['array'], obj['array'])
+    assert loaded['scalar'] == 0.25
