@@ -394,6 +394,7 @@ def export_onnx(config: str,
             names = _export_all(model, cascade, two_stage,
                                 (image, valid_hw), check, tmp, dynamic_hw,
                                 opset, meta)
+            names += share_weights(tmp, names)
         say(f'[4/4] writing {", ".join(names)} into {out_dir}')
         return replace_export(out_dir, tmp, names)
     finally:
@@ -495,7 +496,60 @@ def _check_end2end(path: str, input_names: List[str],
             'image to it)')
 
 
-EXPORT_FILES = CASCADE_FILES + (DETECTOR_FILE, END2END_FILE)
+SHARED_WEIGHTS_FILE = 'shared_weights.bin'
+EXPORT_FILES = CASCADE_FILES + (DETECTOR_FILE, END2END_FILE,
+                                SHARED_WEIGHTS_FILE)
+
+
+def share_weights(folder: str, names: List[str]) -> List[str]:
+    """Store the weights that several graphs in ``folder`` hold (a
+    ``share_heads`` cascade's neck and heads, in ``easy.onnx`` and
+    ``hard.onnx``) once, in :data:`SHARED_WEIGHTS_FILE`, as ONNX external
+    data that each graph references (onnxruntime reads it from beside the
+    graph). Returns ``[SHARED_WEIGHTS_FILE]`` if anything was shared."""
+    import hashlib
+
+    import onnx
+    from onnx import numpy_helper
+    from onnx.external_data_helper import set_external_data
+    if len(names) < 2:
+        return []
+    graphs = {n: onnx.load(osp.join(folder, n)) for n in names}
+
+    def key(t):
+        return hashlib.sha256(numpy_helper.to_array(t).tobytes() +
+                              str((t.data_type, tuple(t.dims))).encode()
+                              ).hexdigest()
+
+    seen: Dict[str, set] = {}
+    for name, graph in graphs.items():
+        for t in graph.graph.initializer:
+            seen.setdefault(key(t), set()).add(name)
+    shared = {k for k, owners in seen.items() if len(owners) > 1}
+    if not shared:
+        return []
+    offsets: Dict[str, Tuple[int, int]] = {}
+    with open(osp.join(folder, SHARED_WEIGHTS_FILE), 'wb') as f:
+        for name, graph in graphs.items():
+            for t in graph.graph.initializer:
+                k = key(t)
+                if k not in shared:
+                    continue
+                if k not in offsets:
+                    data = numpy_helper.to_array(t).tobytes()
+                    offsets[k] = (f.tell(), len(data))
+                    f.write(data)
+                offset, length = offsets[k]
+                if not t.HasField('raw_data'):  # typed fields -> raw
+                    t.raw_data = numpy_helper.to_array(t).tobytes()
+                for field in ('float_data', 'int32_data', 'int64_data',
+                              'double_data'):
+                    t.ClearField(field)
+                set_external_data(t, SHARED_WEIGHTS_FILE, offset, length)
+                t.data_location = onnx.TensorProto.EXTERNAL
+                t.ClearField('raw_data')
+            onnx.save(graph, osp.join(folder, name))
+    return [SHARED_WEIGHTS_FILE]
 
 
 def replace_export(out_dir: str, tmp: str, names: List[str]) -> List[str]:

@@ -207,11 +207,17 @@ def export_and_compare(cfg_path, tmp, cfg_override=None, batch_size=4,
 def test_cascade_runner_equals_pytorch(cfg_path, override, tied_images,
                                        tmp_path):
     # 12 images: both routes at the mid threshold, 40 would add minutes
-    _, runner, ref, out, out_dir = export_and_compare(
+    model, runner, ref, out, out_dir = export_and_compare(
         cfg_path, str(tmp_path), override,
         images=raccoon_test_images()[:12])
-    assert sorted(os.listdir(out_dir)) == ['easy.onnx', 'hard.onnx',
-                                           'router.onnx']
+    files = sorted(os.listdir(out_dir))
+    if model.share_heads:  # neck and heads stored once, for both routes
+        assert files == ['easy.onnx', 'hard.onnx', 'router.onnx',
+                         'shared_weights.bin']
+        sizes = {f: osp.getsize(osp.join(out_dir, f)) for f in files}
+        assert sizes['easy.onnx'] < 0.01 * sizes['shared_weights.bin']
+    else:
+        assert files == ['easy.onnx', 'hard.onnx', 'router.onnx']
     routes = [r.route for r in ref]
     assert 'easy' in routes and 'hard' in routes  # both routes compared
     assert sum(len(r.pred_instances) for r in ref) > 12
