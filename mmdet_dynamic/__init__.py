@@ -32,7 +32,17 @@ from .version import __version__, version_info  # noqa: E402
 register_mmengine_safe_globals()
 register_config_scope()
 
-from . import (apis, datasets, engine, models, registry,  # noqa: E402,F401
+from . import (datasets, engine, models, registry,  # noqa: E402,F401
                visualization)
+
+
+def __getattr__(name: str):
+    """``mmdet_dynamic.apis`` on first use: it registers nothing, and it
+    imports ``mmdet.apis`` (the inferencer stack), which ``import
+    mmdet_dynamic`` in a config's ``custom_imports`` does not need."""
+    if name == 'apis':
+        import importlib
+        return importlib.import_module('.apis', __name__)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 __all__ = ['__version__', 'version_info', 'register_mmengine_safe_globals']
