@@ -76,12 +76,23 @@ class _BatchedNMS(Function):
                  value_t=torch.tensor([EMPTY / 2], dtype=torch.float)))
 
 
+def topk_rows(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    """``x.topk(k, dim=1)`` of an (N, M) tensor, computed with one extra
+    row so that ONNX ``TopK`` never gets an empty batch (N is 0 for a route
+    no image takes): onnxruntime before 1.24 (the last that supports
+    Python 3.10 is 1.23) stops the process on it."""
+    n = x.shape[0]
+    padded = torch.cat([x, x.new_full((1, x.shape[1]), EMPTY)], 0)
+    values, idx = padded.topk(k, dim=1)
+    return values[:n], idx[:n]
+
+
 def keep_top(scores: Tensor, k: int) -> Tensor:
     """``scores`` (N, M) with all but each row's ``k`` highest set to
     :data:`EMPTY` (excluded pairs stay excluded)."""
     n = scores.shape[0]
     padded = torch.cat([scores, scores.new_full((n, k), EMPTY)], 1)
-    _, idx = padded.topk(k, dim=1)
+    _, idx = topk_rows(padded, k)
     mask = torch.zeros_like(padded, dtype=torch.bool).scatter(
         1, idx, torch.ones_like(idx, dtype=torch.bool))
     return torch.where(mask[:, :scores.shape[1]], scores,
@@ -132,7 +143,7 @@ def padded_nms(boxes: Tensor,
     kept_scores = nms_scores[img, cls, box]
     table = scores.new_full((n, b * c + k), EMPTY).index_put(
         (img, col), kept_scores)
-    top_scores, top_cols = table.topk(k, dim=1)
+    top_scores, top_cols = topk_rows(table, k)
     valid = top_scores > EMPTY / 2
     top_cols = torch.where(valid, top_cols, torch.zeros_like(top_cols))
     box_idx = top_cols if per_class else torch.div(

@@ -201,7 +201,9 @@ def test_mim_train_and_test_a_package_scoped_config(raccoon_coco, tmp_path):
     package's tools, gloo on CPU) on a user's config whose `_base_` is
     `mmdet_dynamic::...`: the runner is built and trains both phases."""
     mim = osp.join(osp.dirname(sys.executable), 'mim')
-    assert osp.isfile(mim), 'openmim is installed by tools/setup_env.sh'
+    if not osp.isfile(mim):
+        pytest.skip(f'openmim is not installed beside {sys.executable} '
+                    '(tools/setup_env.sh installs it; pip install openmim)')
     config = tmp_path / 'user_dy_faster.py'
     config.write_text(USER_CONFIG.format(**raccoon_coco))
     port = str(free_port())

@@ -577,8 +577,10 @@ def test_cascade_follows_norm_surgery(surgery, batch4):
     model.set_threshold(float(logits.median().sigmoid()))
     before = _predictions(model, data)
     if surgery == 'sync_bn':
+        # eval() again: torch < 2.2's convert_sync_batchnorm does not keep
+        # the modules' eval mode
         model = revert_sync_batchnorm(
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model))
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)).eval()
         assert not any(isinstance(m, torch.nn.SyncBatchNorm)
                        for m in model.modules())
     else:
