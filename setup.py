@@ -16,7 +16,7 @@ from setuptools import find_packages, setup
 ROOT = osp.dirname(osp.abspath(__file__))
 MIM_FILES = ('configs', 'tools', 'model-index.yml')
 # repository scripts a wheel does not ship under .mim/tools
-REPO_ONLY_TOOLS = ('setup_env.sh', 'compat_check.sh')
+REPO_ONLY_TOOLS = ('setup_env.sh', 'compat_check.sh', 'gpu_check.sh')
 
 
 def readme() -> str:
