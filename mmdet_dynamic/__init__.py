@@ -45,4 +45,5 @@ def __getattr__(name: str):
         return importlib.import_module('.apis', __name__)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
+
 __all__ = ['__version__', 'version_info', 'register_mmengine_safe_globals']

@@ -72,11 +72,27 @@ ORT_SESSION_CONFIG = {
 }
 
 
+def _ort_version() -> Tuple[int, int]:
+    import onnxruntime as ort
+    return tuple(int(p) for p in ort.__version__.split('.')[:2])
+
+
+# onnxruntime before 1.24 (1.23 is the last for Python 3.10) reads the
+# config entry above as one optimizer name, and its NCHWc layout
+# transformer also reshapes with a -1 that an empty route batch makes
+# ambiguous: there both are disabled through InferenceSession's
+# disabled_optimizers (convolutions then run in plain NCHW)
+OLD_ORT_DISABLED = ['ReshapeFusion', 'NchwcTransformer']
+
+
 def ort_session_options(options=None):
     """``options`` (a new ``onnxruntime.SessionOptions`` if None) with
-    :data:`ORT_SESSION_CONFIG` added."""
+    :data:`ORT_SESSION_CONFIG` added (onnxruntime >= 1.24; see
+    :func:`ort_session`)."""
     import onnxruntime as ort
     options = options if options is not None else ort.SessionOptions()
+    if _ort_version() < (1, 24):
+        return options
     for key, value in ORT_SESSION_CONFIG.items():
         try:
             present = options.get_session_config_entry(key)
@@ -85,6 +101,18 @@ def ort_session_options(options=None):
         if present != value:
             options.add_session_config_entry(key, value)
     return options
+
+
+def ort_session(path: str, options=None, providers=None):
+    """An ``onnxruntime.InferenceSession`` of ``path`` with the settings
+    the graphs need (:func:`ort_session_options`, or on onnxruntime < 1.24
+    :data:`OLD_ORT_DISABLED`)."""
+    import onnxruntime as ort
+    kwargs = dict(sess_options=ort_session_options(options),
+                  providers=list(providers or ['CPUExecutionProvider']))
+    if _ort_version() < (1, 24):
+        kwargs['disabled_optimizers'] = OLD_ORT_DISABLED
+    return ort.InferenceSession(path, **kwargs)
 
 
 def check_standard_ops(model: nn.Module) -> None:
@@ -238,9 +266,7 @@ def _check_graph(path: str, input_names: List[str],
     traced at and compare with PyTorch: a layer that fixed a size at trace
     time (a Python int taken from a shape) gives other output shapes or
     values."""
-    import onnxruntime as ort
-    sess = ort.InferenceSession(path, sess_options=ort_session_options(),
-                                providers=['CPUExecutionProvider'])
+    sess = ort_session(path)
     feeds = {n: a.numpy() for n, a in zip(input_names, args)}
     outs = sess.run(None, {i.name: feeds[i.name] for i in sess.get_inputs()})
     size = tuple(args[0].shape[-2:])
@@ -472,9 +498,7 @@ def _check_end2end(path: str, input_names: List[str],
     (in rank order, to 1e-3; the graph's NMS breaks exact ties by index,
     which may swap two detections of one score). A layer that fixed a
     size at trace time fails this."""
-    import onnxruntime as ort
-    sess = ort.InferenceSession(path, sess_options=ort_session_options(),
-                                providers=['CPUExecutionProvider'])
+    sess = ort_session(path)
     feeds = {n: a.numpy() for n, a in zip(input_names, args)}
     feeds = {i.name: feeds[i.name] for i in sess.get_inputs()}
     got = dict(zip(output_names, sess.run(None, feeds)))

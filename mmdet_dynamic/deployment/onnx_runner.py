@@ -20,7 +20,7 @@ from ..models.detectors.dynamic_cascade_detector import (
 from ..models.layers.adaptive_router import logit_of
 from .onnx_export import (CASCADE_FILES, DETECTOR_FILE, END2END_FILE,
                           FORMAT_VERSION, data_preprocessor_cfg,
-                          ort_session_options, read_metadata,
+                          ort_session, read_metadata,
                           test_pipeline_cfg)
 from .route_graphs import unflatten_outputs
 
@@ -71,7 +71,6 @@ class DynamicONNXRunner:
                  threshold: Optional[float] = None,
                  providers: Optional[Sequence[str]] = None,
                  session_options=None) -> None:
-        import onnxruntime as ort
         files = self._files(model_dir)
         self.meta = {k: read_metadata(p) for k, p in files.items()}
         first = next(iter(self.meta.values()))
@@ -87,12 +86,9 @@ class DynamicONNXRunner:
         self.input_shape = tuple(first['input_shape']) \
             if first['input_shape'] else None
         providers = list(providers or ['CPUExecutionProvider'])
-        # the settings the graphs need (onnx_export.ORT_SESSION_CONFIG),
-        # added to the caller's options
-        options = ort_session_options(session_options)
+        # with the settings the graphs need (onnx_export.ort_session)
         self.sessions = {
-            k: ort.InferenceSession(
-                p, sess_options=options, providers=providers)
+            k: ort_session(p, session_options, providers)
             for k, p in files.items()
         }
         self._inputs = {

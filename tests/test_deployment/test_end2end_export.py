@@ -99,10 +99,9 @@ def test_end2end_graph_contract(yolov7_end2end):
     """The graph's inputs, outputs and metadata as documented (README),
     standard ONNX ops only, the threshold clamped into [0, 1]."""
     import onnx
-    import onnxruntime as ort
 
     from mmdet_dynamic.deployment import read_metadata
-    from mmdet_dynamic.deployment.onnx_export import ort_session_options
+    from mmdet_dynamic.deployment.onnx_export import ort_session
     model, runner, ref, _, out_dir = yolov7_end2end
     images = [r.img_path for r in ref]
     path = osp.join(out_dir, 'end2end.onnx')
@@ -119,7 +118,7 @@ def test_end2end_graph_contract(yolov7_end2end):
     from mmengine.config import Config
     assert meta['threshold'] == Config.fromfile(
         YOLOV7_CFG).model.test_cfg.threshold  # the one it was exported with
-    sess = ort.InferenceSession(path, ort_session_options())
+    sess = ort_session(path)
     inputs, samples = runner.preprocess(images[:1])
     h, w = samples[0].img_shape
     ph, pw = -(-h // 32) * 32, -(-w // 32) * 32  # its own padded size

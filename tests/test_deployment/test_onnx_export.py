@@ -211,13 +211,14 @@ def test_cascade_runner_equals_pytorch(cfg_path, override, tied_images,
         cfg_path, str(tmp_path), override,
         images=raccoon_test_images()[:12])
     files = sorted(os.listdir(out_dir))
-    if model.share_heads:  # neck and heads stored once, for both routes
-        assert files == ['easy.onnx', 'hard.onnx', 'router.onnx',
-                         'shared_weights.bin']
+    # weights that two graphs hold are stored once (shared_weights.bin):
+    # a share_heads model's neck and heads, or here any tensor the two
+    # detectors still have in common after the test's initialisation
+    assert files[:3] == ['easy.onnx', 'hard.onnx', 'router.onnx']
+    assert files[3:] in ([], ['shared_weights.bin'])
+    if model.share_heads:
         sizes = {f: osp.getsize(osp.join(out_dir, f)) for f in files}
         assert sizes['easy.onnx'] < 0.01 * sizes['shared_weights.bin']
-    else:
-        assert files == ['easy.onnx', 'hard.onnx', 'router.onnx']
     routes = [r.route for r in ref]
     assert 'easy' in routes and 'hard' in routes  # both routes compared
     assert sum(len(r.pred_instances) for r in ref) > 12

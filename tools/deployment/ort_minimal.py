@@ -79,9 +79,15 @@ def main(argv=None):
         raise SystemExit(f'error: {args.model} is not an end-to-end graph; '
                          'export with tools/deployment/export_onnx.py '
                          '--end2end')
-    for key, value in meta.get('ort_session_config', {}).items():
-        options.add_session_config_entry(key, value)
-    sess = ort.InferenceSession(args.model, options)
+    # the session settings the graph needs; onnxruntime < 1.24 reads
+    # the config entry as one name and needs its NCHWc transformer off too
+    kwargs = {}
+    if tuple(int(p) for p in ort.__version__.split('.')[:2]) < (1, 24):
+        kwargs['disabled_optimizers'] = ['ReshapeFusion', 'NchwcTransformer']
+    else:
+        for key, value in meta.get('ort_session_config', {}).items():
+            options.add_session_config_entry(key, value)
+    sess = ort.InferenceSession(args.model, options, **kwargs)
     names = meta['outputs']
     results = []
     for path in args.images:
