@@ -545,34 +545,38 @@ def share_weights(folder: str, names: List[str]) -> List[str]:
                               str((t.data_type, tuple(t.dims))).encode()
                               ).hexdigest()
 
+    # each initializer's content key, computed once
+    keys = {name: [key(t) for t in graph.graph.initializer]
+            for name, graph in graphs.items()}
     seen: Dict[str, set] = {}
-    for name, graph in graphs.items():
-        for t in graph.graph.initializer:
-            seen.setdefault(key(t), set()).add(name)
+    for name, graph_keys in keys.items():
+        for k in graph_keys:
+            seen.setdefault(k, set()).add(name)
     shared = {k for k, owners in seen.items() if len(owners) > 1}
     if not shared:
         return []
     offsets: Dict[str, Tuple[int, int]] = {}
     with open(osp.join(folder, SHARED_WEIGHTS_FILE), 'wb') as f:
         for name, graph in graphs.items():
-            for t in graph.graph.initializer:
-                k = key(t)
+            changed = False
+            for t, k in zip(graph.graph.initializer, keys[name]):
                 if k not in shared:
                     continue
+                data = numpy_helper.to_array(t).tobytes()
                 if k not in offsets:
-                    data = numpy_helper.to_array(t).tobytes()
                     offsets[k] = (f.tell(), len(data))
                     f.write(data)
                 offset, length = offsets[k]
-                if not t.HasField('raw_data'):  # typed fields -> raw
-                    t.raw_data = numpy_helper.to_array(t).tobytes()
+                t.raw_data = data  # set_external_data needs raw_data
                 for field in ('float_data', 'int32_data', 'int64_data',
                               'double_data'):
                     t.ClearField(field)
                 set_external_data(t, SHARED_WEIGHTS_FILE, offset, length)
                 t.data_location = onnx.TensorProto.EXTERNAL
                 t.ClearField('raw_data')
-            onnx.save(graph, osp.join(folder, name))
+                changed = True
+            if changed:  # graphs with nothing shared stay as written
+                onnx.save(graph, osp.join(folder, name))
     return [SHARED_WEIGHTS_FILE]
 
 
