@@ -1,7 +1,7 @@
-# mmdet's default runtime, switched to iteration-based logging and
-# checkpointing (the schedules in this package count iterations). The last
+# This package's runtime (./default_runtime.py), switched to iteration-based
+# logging and checkpointing for the iteration-based CPU schedule. The last
 # iteration is always checkpointed (save_last), plus every `interval`.
-_base_ = 'mmdet::_base_/default_runtime.py'
+_base_ = './default_runtime.py'
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),

@@ -5,15 +5,11 @@
 # EfficientDet like any mmdet single-stage detector.
 #   python tools/train.py configs/dynamicdet/dy-efficientdet_d0_40i_raccoon.py
 _base_ = '../efficientdet/efficientdet_d0_40i_raccoon.py'
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    detector=_base_.model,
     share_heads=False,
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 find_unused_parameters = True
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -5,8 +5,7 @@
 #
 # CPU-sized choices (the heads, not the backbones, dominate an R-18 Faster
 # R-CNN on a CPU): FPN, RPN and RoI features at 128 channels, a 256-wide
-# box head, 64 sampled RoIs per image; 2.0 s per joint iteration at batch 4
-# on 2 cores.
+# box head, 64 sampled RoIs per image.
 _base_ = './dy-faster-rcnn_r18_fpn_joint-router_raccoon.py'
 
 data_root = 'data/bccd/'

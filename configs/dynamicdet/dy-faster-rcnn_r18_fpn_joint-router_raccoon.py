@@ -7,17 +7,9 @@
 #   RoIs, 100 test proposals): RoIAlign dominates Faster R-CNN on CPU;
 # - the router phase: AdamW at lr 1e-4 for 2 epochs of the 160 training
 #   images (80 iterations at batch 4), the paper's 2 epochs. The paper's
-#   lr 1e-5 is for 2 COCO epochs (about 236k iterations at batch 1); in 80
-#   iterations it would leave the router where it started. lr 1e-3 (this
-#   config before) saturates it: the router loss is linear in phi, and its
-#   batch-mean push, (L1 - L2) - Delta averaged over a batch, is not zero
-#   when L1 - L2 is skewed (Delta is its median), so AdamW moves every
-#   weight of the router one way and phi runs to 0 or 1 for every image
-#   within a few iterations. Offline on the cached router inputs of this
-#   config's joint checkpoint (5 seeds), lr 1e-3 ranked the test images by
-#   L1 - L2 with Spearman rho 0.02 +- 0.09 (no better than chance), lr 1e-4
-#   for 80 iterations with rho 0.24 +- 0.09 and phi spread over 0.39-0.53
-#   (10th-90th percentile).
+#   lr 1e-5 is for about 236k COCO iterations; why 1e-4 here (1e-3
+#   saturates the router) is measured in the README, "Results: the main
+#   job".
 _base_ = './dy-faster-rcnn_r18_fpn_40i_raccoon.py'
 
 joint_iters = 80

@@ -1,21 +1,15 @@
 # Dy-Mask R-CNN on balloon: two R-18 FPN Mask R-CNNs in cascade with shared
 # neck and heads; masks come out for either route.
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_40i_balloon.py'
-# The wrapped detector, with its backbone given once at model.backbone (where
-# mmdet's tools such as init_detector look for it).
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
+# The wrapped detector as its config stands; its backbone also at
+# model.backbone (where mmdet's tools such as init_detector look for it).
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    detector=_base_.model,
     share_heads=True,
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 # Under DDP some parameters get no gradient in each phase (the router in the
 # joint phase, both detectors in the router phase).
 find_unused_parameters = True
-# Drawn results (tools/test.py --show-dir, DetInferencer) show each image's
-# route and difficulty score.
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -2,19 +2,16 @@
 # by default; --cfg-options model.init_detectors_from=PATH starts both
 # detectors from a Mask R-CNN checkpoint.
 _base_ = '../mask_rcnn/mask-rcnn_r50_fpn_scratch_1x_coco.py'
-# The wrapped detector, with its backbone given once at model.backbone (where
-# mmdet's tools such as init_detector look for it).
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
+# The wrapped detector as its config stands; its backbone also at
+# model.backbone (where mmdet's tools such as init_detector look for it).
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    detector=_base_.model,
     share_heads=True,
     init_detectors_from=None,
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 # Under DDP some parameters get no gradient in each phase (the router in the
 # joint phase, both detectors in the router phase).
 find_unused_parameters = True
@@ -24,6 +21,3 @@ find_unused_parameters = True
 # the training set).
 train_cfg = dict(max_epochs=14)
 custom_hooks = [dict(type='RouterTrainingHook', switch_epoch=12)]
-# Drawn results (tools/test.py --show-dir, DetInferencer) show each image's
-# route and difficulty score.
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -11,19 +11,14 @@
 # Step 1 trains the router too little to matter (it gets no gradient in the
 # joint phase); step 2 is dy-yolov7_l_router-2e_coco.py.
 _base_ = '../yolov7/yolov7_l_8xb16-300e_coco.py'
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
-_detector.pop('_scope_')
 model = dict(
     _delete_=True,
     _scope_='mmdet_dynamic',
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    detector=_base_.model,
     share_heads=False,
     layout='dynamicdet',
     composite_cfg=dict(norm_cfg=None, zero_init=False),
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 find_unused_parameters = True
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

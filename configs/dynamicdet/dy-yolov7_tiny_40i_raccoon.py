@@ -8,8 +8,6 @@ _base_ = [
     '../_base_/schedules/schedule_iter_cpu.py',
     '../_base_/default_runtime_iter.py',
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 yolov7_tiny = dict(
@@ -50,4 +48,3 @@ optim_wrapper = dict(
         nesterov=True),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.))
 find_unused_parameters = True
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -3,8 +3,8 @@
 # variable-speed table of the README's YOLOv7 section.
 #   python tools/train.py configs/dynamicdet/dy-yolov7_tiny_joint-router_raccoon.py
 # Router phase: AdamW lr 1e-4 for 80 iterations (2 epochs of the 160 images
-# at batch 4), for the reasons given in
-# dy-faster-rcnn_r18_fpn_joint-router_raccoon.py.
+# at batch 4), as dy-faster-rcnn_r18_fpn_joint-router_raccoon.py (the README's
+# "Results: the main job" has the measurements behind it).
 _base_ = './dy-yolov7_tiny_40i_raccoon.py'
 
 joint_iters = 400

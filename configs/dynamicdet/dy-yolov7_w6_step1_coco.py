@@ -11,22 +11,19 @@
 # Step 1 trains the router too little to matter (it gets no gradient in the
 # joint phase); step 2 is dy-yolov7_w6_router-2e_coco.py.
 _base_ = '../yolov7/yolov7_w6_8xb8-300e_coco.py'
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
-_detector.pop('_scope_')
-# The official Dy-YOLOv7-W6 has no auxiliary heads (IDetect, four levels).
-_detector['neck'] = dict(_detector['neck'], use_aux=False)
-_detector['bbox_head'] = dict(_detector['bbox_head'], aux_in_channels=[])
 model = dict(
     _delete_=True,
     _scope_='mmdet_dynamic',
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    # YOLOv7-W6 without its auxiliary heads: the official Dy-YOLOv7-W6 has
+    # none (IDetect, four levels).
+    detector=dict(
+        _base_.model,
+        neck=dict(_base_.model.neck, use_aux=False),
+        bbox_head=dict(_base_.model.bbox_head, aux_in_channels=[])),
     share_heads=False,
     layout='dynamicdet',
     composite_cfg=dict(norm_cfg=None, zero_init=False),
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 find_unused_parameters = True
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

@@ -3,18 +3,15 @@
 # setting), on mmdet's YOLOX-L recipe. YOLOXModeSwitchHook reaches both heads
 # through the cascade's `bbox_head`; EMAHook and SyncNormHook work as usual.
 _base_ = '../eelan/yolox_eelan-l_8xb8-300e_coco.py'
-# The wrapped detector, with its backbone given once at model.backbone (where
-# mmdet's tools such as init_detector look for it).
-_detector = dict(_base_.model)
-_backbone = _detector.pop('backbone')
+# The wrapped detector as its config stands; its backbone also at
+# model.backbone (where mmdet's tools such as init_detector look for it).
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
-    backbone=_backbone,
-    detector=_detector,
+    backbone=_base_.model.backbone,
+    detector=_base_.model,
     share_heads=False,
     test_cfg=dict(threshold=0.5))
-del _detector, _backbone
 # Under DDP some parameters get no gradient in each phase (the router in the
 # joint phase, both detectors in the router phase).
 find_unused_parameters = True

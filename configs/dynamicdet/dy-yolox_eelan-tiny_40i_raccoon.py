@@ -6,8 +6,6 @@ _base_ = [
     '../_base_/schedules/schedule_iter_cpu.py',
     '../_base_/default_runtime_iter.py',
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 yolo = dict(
@@ -41,6 +39,3 @@ optim_wrapper = dict(optimizer=dict(lr=0.005))
 # Under DDP some parameters get no gradient in each phase (the router in the
 # joint phase, both detectors in the router phase).
 find_unused_parameters = True
-# Drawn results (tools/test.py --show-dir, DetInferencer) show each image's
-# route and difficulty score.
-visualizer = dict(_scope_='mmdet_dynamic', type='DynamicDetLocalVisualizer')

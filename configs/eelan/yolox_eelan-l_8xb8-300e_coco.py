@@ -2,6 +2,10 @@
 # E-ELAN backbone and mmdet's YOLOXPAFPN neck and YOLOX head: detector-1
 # baseline of dy-yolox_eelan-l_300e_coco.
 _base_ = 'mmdet::yolox/yolox_l_8xb8-300e_coco.py'
+# The one config that does not take ../_base_/default_runtime.py: mmdet's
+# YOLOX recipe exists only as a whole config (it already holds mmdet's
+# runtime, and mmengine refuses a key that two bases both set), so the
+# runtime's two package settings are repeated here.
 custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
 default_scope = 'mmdet_dynamic'
 # The model dict comes from an mmdet:: base, which gives it scope 'mmdet';

@@ -7,8 +7,6 @@ _base_ = [
     '../_base_/schedules/schedule_iter_cpu.py',
     '../_base_/default_runtime_iter.py',
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 norm_cfg = dict(type='BN', momentum=0.01, eps=1e-3)
 model = dict(

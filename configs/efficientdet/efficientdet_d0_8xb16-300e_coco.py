@@ -17,10 +17,8 @@
 # - soft-NMS as mmdet's project (the official uses per-class soft-NMS too).
 _base_ = [
     'mmdet::_base_/datasets/coco_detection.py',
-    'mmdet::_base_/default_runtime.py'
+    '../_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 image_size = 512
 norm_cfg = dict(type='BN', momentum=0.01, eps=1e-3)

@@ -7,8 +7,6 @@ _base_ = [
     '../_base_/schedules/schedule_iter_cpu.py',
     '../_base_/default_runtime_iter.py',
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 # The model dict comes from an mmdet:: base, which gives it scope 'mmdet';
 # _scope_ puts it (and what it builds) in this package's scope, so that

@@ -7,8 +7,6 @@ _base_ = [
     '../_base_/schedules/schedule_iter_cpu.py',
     '../_base_/default_runtime_iter.py',
 ]
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
 
 img_scale = (416, 416)
 neck_channels = 160

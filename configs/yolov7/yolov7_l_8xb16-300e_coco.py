@@ -11,9 +11,7 @@
 #   per step; weight decay 5e-4 as hyp.scratch.p5 (official: scaled by
 #   batch / 64).
 # - Letterbox padding sits at the bottom/right (mmdet's Pad), not centred.
-_base_ = 'mmdet::_base_/default_runtime.py'
-custom_imports = dict(imports=['mmdet_dynamic'], allow_failed_imports=False)
-default_scope = 'mmdet_dynamic'
+_base_ = '../_base_/default_runtime.py'
 
 img_scale = (640, 640)  # width, height
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)

@@ -52,6 +52,21 @@ def router_loss(phi: Tensor, l1: Tensor, l2: Tensor, delta: Tensor) -> Tensor:
     return ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
 
 
+def checked_threshold(threshold: float) -> float:
+    """A routing threshold tau as a float, checked to lie in [0, 1] (images
+    with phi > tau go hard: 0 sends every image hard, 1 every image easy).
+
+    Raises:
+        ValueError: If ``threshold`` is outside [0, 1].
+    """
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(
+            f'routing threshold must be in [0, 1] (0: every image hard, '
+            f'1: every image easy), got {threshold}')
+    return threshold
+
+
 def route_metainfo(logit: float, is_hard: bool) -> dict:
     """What a routed image's ``DetDataSample`` carries in its metainfo:
     ``difficulty_score`` (phi), ``difficulty_logit`` and ``route``."""
@@ -255,7 +270,10 @@ class DynamicCascadeDetector(BaseDetector):
                     'model.backbone and model.detector.backbone; give it '
                     'once, or the same in both (a wrapped detector config '
                     'keeps its own, e.g. detector=_base_.model with '
-                    'backbone=_base_.model.backbone)')
+                    'backbone=_base_.model.backbone). To change the '
+                    'backbone of such a config from the command line, '
+                    'also clear the inner one: --cfg-options '
+                    'model.backbone.depth=50 model.detector.backbone=None')
             detector['backbone'] = copy.deepcopy(backbone)
         elif detector.get('backbone') is None:
             raise ValueError(
@@ -336,7 +354,7 @@ class DynamicCascadeDetector(BaseDetector):
         if test_cfg['tensor_route'] not in ('easy', 'hard'):
             raise ValueError("test_cfg.tensor_route must be 'easy' or "
                              f"'hard', got {test_cfg['tensor_route']!r}")
-        test_cfg['threshold'] = self._checked_threshold(
+        test_cfg['threshold'] = checked_threshold(
             test_cfg['threshold'])
         return test_cfg
 
@@ -380,22 +398,13 @@ class DynamicCascadeDetector(BaseDetector):
                 module.eval()
         return self
 
-    @staticmethod
-    def _checked_threshold(threshold: float) -> float:
-        threshold = float(threshold)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(
-                f'routing threshold must be in [0, 1] (0: every image hard, '
-                f'1: every image easy), got {threshold}')
-        return threshold
-
     def set_threshold(self, threshold: float) -> None:
         """Set the routing threshold tau (images with phi > tau are hard).
 
         Raises:
             ValueError: If ``threshold`` is outside [0, 1].
         """
-        self.test_cfg['threshold'] = self._checked_threshold(threshold)
+        self.test_cfg['threshold'] = checked_threshold(threshold)
 
     def _check_eval_losses(self) -> None:
         """The router phase scores frozen detectors (eval mode). mmdet's
