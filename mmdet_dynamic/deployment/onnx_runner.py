@@ -15,8 +15,7 @@ from torch import Tensor
 from mmdet.structures import SampleList
 from mmdet_dynamic.registry import MODELS
 from ..models.detectors.dynamic_cascade_detector import (
-    DynamicCascadeDetector, own_pad_groups, route_metainfo,
-    wrapped_detector_cfg)
+    checked_threshold, own_pad_groups, route_metainfo, wrapped_detector_cfg)
 from ..models.layers.adaptive_router import logit_of
 from .onnx_export import (CASCADE_FILES, DETECTOR_FILE, END2END_FILE,
                           FORMAT_VERSION, data_preprocessor_cfg,
@@ -179,7 +178,7 @@ class DynamicONNXRunner:
         """
         if not self.cascade:
             raise ValueError('a plain detector has no routing threshold')
-        self.threshold = DynamicCascadeDetector._checked_threshold(threshold)
+        self.threshold = checked_threshold(threshold)
 
     def __call__(self, images: Sequence[ImageType],
                  batch_size: int = 1) -> SampleList:

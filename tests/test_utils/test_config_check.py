@@ -32,12 +32,3 @@ def test_existing_paths_pass(tmp_path):
     (tmp_path / 'a.json').write_text('{}')
     check_data_paths(_cfg(str(tmp_path)))
     check_data_paths(Config(dict(model=dict(type='X'))))  # no dataloaders
-
-
-def test_unregistered_type_is_named():
-    import mmdet_dynamic  # noqa: F401
-    from mmdet_dynamic.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    with pytest.raises(KeyError, match='NoSuchBackbone'):
-        MODELS.build(dict(type='NoSuchBackbone'))

@@ -83,7 +83,8 @@ class AdaptiveRouter(BaseModule):
         :meth:`forward`. Rankings and thresholds use them: a saturated
         sigmoid rounds different logits to the same phi (1.0 in float32
         from a logit of about 17), the logits stay apart."""
-        return self._score(self.pooled(feats, valid_shapes, input_shape))
+        return self.logits_of_pooled(
+            self.pooled(feats, valid_shapes, input_shape))
 
     def pooled(self,
                feats: Sequence[Tensor],
@@ -127,7 +128,7 @@ class AdaptiveRouter(BaseModule):
                        cols[:, None])[:, None, :]).to(feat.dtype)
             total = (feat * mask[:, None]).sum(dim=(2, 3))
             pooled.append(total / (rows * cols).to(feat.dtype)[:, None])
-        return self._score(torch.cat(pooled, dim=1))
+        return self.logits_of_pooled(torch.cat(pooled, dim=1))
 
     @staticmethod
     def _cells(size: Tensor, cells, in_size) -> Tensor:
@@ -137,8 +138,10 @@ class AdaptiveRouter(BaseModule):
                       rounding_mode='floor')
         return torch.minimum(n.clamp(min=1), torch.as_tensor(cells))
 
-    def _score(self, pooled: Tensor) -> Tensor:
-        """FC, ReLU, FC on the pooled (N, d) vector: logits (N, )."""
+    def logits_of_pooled(self, pooled: Tensor) -> Tensor:
+        """FC, ReLU, FC on the pooled (N, d) vectors of :meth:`pooled`:
+        logits (N, ). With :meth:`pooled` it trains the router on cached
+        inputs, as the router phase sees them (B1 frozen)."""
         return self.fc2(F.relu(self.fc1(pooled))).squeeze(1)
 
     @staticmethod

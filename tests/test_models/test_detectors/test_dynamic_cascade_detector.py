@@ -71,15 +71,6 @@ class _TensorMode(torch.nn.Module):
         return self.det(x, self.samples, mode='tensor')
 
 
-def test_router_scores_in_unit_interval(batch4):
-    model = build_model(FASTER).eval()
-    data = preprocess(model, batch4, False)
-    with torch.no_grad():
-        _, out1 = model.run_backbone1(data['inputs'])
-        phi = model.router(out1)
-    assert phi.shape == (4, ) and torch.all((phi > 0) & (phi < 1))
-
-
 def _route_counts(model, data):
     """Run predict while recording who ran on which images."""
     seen = dict(b2=[], d1=[], d2=[])
@@ -132,6 +123,14 @@ def test_easy_images_never_reach_b2_d2_hard_never_reach_d1(batch4):
     assert [r.route for r in results] == [
         'hard' if h else 'easy' for h in hard.tolist()
     ]
+    # each result's difficulty score is phi of the logit that the threshold
+    # tools read (difficulty_logits)
+    with torch.no_grad():
+        logits = model.difficulty_logits(data['inputs'],
+                                         data['data_samples'])
+    torch.testing.assert_close(
+        torch.tensor([r.difficulty_score for r in results]),
+        logits.sigmoid().float(), rtol=0, atol=1e-5)
     # B2 ran once, on exactly the hard images
     assert len(seen['b2']) == 1
     torch.testing.assert_close(seen['b2'][0], data['inputs'][hard],
@@ -146,7 +145,6 @@ def test_easy_images_never_reach_b2_d2_hard_never_reach_d1(batch4):
     results, seen = _route_counts(model, data)
     assert {r.route for r in results} == {'hard'}
     assert seen['d1'] == [] and seen['d2'] == [4]
-    assert all(0 < r.difficulty_score < 1 for r in results)
 
 
 @pytest.mark.parametrize('config', [FASTER, YOLO])
@@ -454,6 +452,9 @@ def test_mask_rcnn_gives_masks(raccoon_coco):
     ('dy-mask-rcnn_r50_fpn_1x_coco.py', 'MaskRCNN', True),
     ('dy-yolox_eelan-l_300e_coco.py', 'YOLOX', False),
     ('dy-yolox_eelan-l_router-2e_coco.py', 'YOLOX', False),
+    ('dy-rtmdet_tiny_8xb32-300e_coco.py', 'RTMDet', False),
+    ('dy-rtmdet_tiny_router-2e_coco.py', 'RTMDet', False),
+    ('dy-dino-4scale_r50_8xb2-14e_coco.py', 'DINO', False),
 ])
 def test_coco_configs_build_from_scratch(name, detector, shared):
     cfg = load_cfg(name)

@@ -1,6 +1,7 @@
 # Copyright (c) mmdet_dynamic contributors. All rights reserved.
-"""Dy-Faster R-CNN, Dy-Mask R-CNN and Dy-YOLO train a step in each phase
-through mmengine's runner; the router phase changes the router only."""
+"""Dy-Faster R-CNN, Dy-Mask R-CNN, Dy-YOLO and Dy-RTMDet train a step in each
+phase through mmengine's runner; the router phase changes the router
+only."""
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ CONFIGS = {
     'faster': 'dynamicdet/dy-faster-rcnn_r18_fpn_40i_raccoon.py',
     'yolo': 'dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py',
     'mask': 'dynamicdet/dy-mask-rcnn_r18_fpn_40i_balloon.py',
+    'rtmdet': 'dynamicdet/dy-rtmdet_tiny_40i_raccoon.py',
 }
 
 
@@ -85,13 +87,13 @@ def test_router_phase_at_the_demo_lr_keeps_phi_spread(seed):
     g = torch.Generator().manual_seed(seed)
     for epoch in range(2):
         for idx in torch.randperm(len(x), generator=g).split(4):
-            logits = router.fc2(torch.relu(router.fc1(x[idx]))).squeeze(1)
+            logits = router.logits_of_pooled(x[idx])
             loss = router_loss(logits.sigmoid(), l1[idx], l2[idx], delta)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     with torch.no_grad():
-        phi = router.fc2(torch.relu(router.fc1(x))).squeeze(1).sigmoid()
+        phi = router.logits_of_pooled(x).sigmoid()
     p10, p90 = np.percentile(phi.numpy(), [10, 90])
     assert 0.05 < p10 and p90 < 0.95 and p90 - p10 > 0.03
 

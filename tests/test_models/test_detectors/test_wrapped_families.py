@@ -61,6 +61,52 @@ FAMILIES = {
 }
 
 
+def _r18(name, **head):
+    """An mmdet config's detector on ResNet-18 (its own out_indices), one
+    class; ``head`` updates its head (for a cheaper CPU run)."""
+    model = copy.deepcopy(_mmdet_config(name).model)
+    indices = model.backbone.get('out_indices', (0, 1, 2, 3))
+    model.backbone = dict(R18, out_indices=indices)
+    channels = [64 * 2**i for i in indices]
+    model.neck.in_channels = (
+        channels if isinstance(model.neck.in_channels, (list, tuple)) else
+        channels[-1])
+    if 'roi_head' in model:
+        heads = model.roi_head.bbox_head
+        for h in heads if isinstance(heads, list) else [heads]:
+            h.num_classes = 1
+    elif 'bbox_head' in model:
+        model.bbox_head.num_classes = 1
+    for key, value in head.items():
+        model[key].update(value)
+    return model
+
+
+# Other mmdet families, each wrapped exactly as the README's wrap does it
+# (detector=its model config): a lighter check than the one above.
+MORE_FAMILIES = {
+    'RetinaNet': lambda: _r18('retinanet/retinanet_r50_fpn_1x_coco.py'),
+    'FCOS': lambda: _r18('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py'),
+    'ATSS': lambda: _r18('atss/atss_r50_fpn_1x_coco.py'),
+    'GFL': lambda: _r18('gfl/gfl_r50_fpn_1x_coco.py'),
+    'TOOD': lambda: _r18('tood/tood_r50_fpn_1x_coco.py'),
+    'YOLOF': lambda: _r18('yolof/yolof_r50-c5_8xb8-1x_coco.py'),
+    'CenterNet': lambda: _r18(
+        'centernet/centernet-update_r50-caffe_fpn_ms-1x_coco.py'),
+    'Cascade R-CNN': lambda: _r18(
+        'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
+        train_cfg=dict(rpn_proposal=dict(nms_pre=200, max_per_img=100)),
+        test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=100))),
+    'Sparse R-CNN': lambda: _r18(
+        'sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py',
+        rpn_head=dict(num_proposals=20),
+        test_cfg=dict(rcnn=dict(max_per_img=20))),
+    'Conditional DETR': lambda: _detr(
+        'conditional_detr/conditional-detr_r50_8xb2-50e_coco.py'),
+    'DAB-DETR': lambda: _detr('dab_detr/dab-detr_r50_8xb2-50e_coco.py'),
+}
+
+
 # mmdet's Deformable DETR and DINO compute their loss in training mode
 # only: their router learns the AP gain (DETR's loss works either way)
 TARGETS = {'DeformableDETR': 'ap_gain', 'DeformableDETR two-stage': 'ap_gain',
@@ -140,3 +186,48 @@ def test_loss_target_is_refused_where_mmdet_has_no_eval_loss():
     with pytest.raises(ValueError, match="mmdet's DINO computes its loss "
                        "only in training mode.*router_target='ap_gain'"):
         model.phase = 'router'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('family', list(MORE_FAMILIES))
+def test_more_families_train_and_route(family, raccoon_coco):
+    """Build, a joint step whose gradients reach both backbones, the router
+    phase's loss, and a prediction with both routes in one batch."""
+    from mmengine.logging import MessageHub
+    MessageHub.get_current_instance().update_info('epoch', 0)  # TOOD reads it
+    torch.manual_seed(0)
+    model = MODELS.build(_cascade(MORE_FAMILIES[family]()))
+    model.init_weights()
+    randomise_bn(model)
+    batch = raccoon_batch(raccoon_coco, 2)
+    model.train()
+    data = preprocess(model, batch, True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum()
+                                                                for x in v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    for det in (model.detector1, model.detector2):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in det.backbone.parameters())
+    model.phase = 'router'
+    model.train()
+    out = model.loss(data['inputs'], data['data_samples'])
+    assert torch.isfinite(out['loss_router'])
+    model.eval()
+    data = preprocess(model, batch, False)
+    with torch.no_grad():
+        logits = model.difficulty_logits(data['inputs'],
+                                         data['data_samples'])
+        model.set_threshold(float(logits.mean().sigmoid()))
+        results = model.predict(data['inputs'], data['data_samples'])
+    assert {s.metainfo['route'] for s in results} == {'easy', 'hard'}
+
+
+def test_detectors_of_no_supported_family_are_refused():
+    """SOLO (a single-stage instance segmentor: no box head, its own
+    feature path) is none of the single-stage, two-stage and DETR-like
+    families: refused at build time, naming the families that work."""
+    with pytest.raises(TypeError, match='got SOLO, which cannot be split'):
+        MODELS.build(_cascade(_r18('solo/solo_r50_fpn_1x_coco.py')))
