@@ -9,7 +9,7 @@ model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
     backbone=_base_.model.backbone,
-    detector=_base_.model,
+    detector=dict(_base_.model, backbone=None),
     share_heads=False,
     test_cfg=dict(threshold=0.5))
 find_unused_parameters = True

@@ -2,13 +2,13 @@
 # by default; --cfg-options model.init_detectors_from=PATH starts both
 # detectors from a Mask R-CNN checkpoint.
 _base_ = '../mask_rcnn/mask-rcnn_r50_fpn_scratch_1x_coco.py'
-# The wrapped detector as its config stands; its backbone also at
+# The wrapped detector as its config stands, its backbone given once, at
 # model.backbone (where mmdet's tools such as init_detector look for it).
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
     backbone=_base_.model.backbone,
-    detector=_base_.model,
+    detector=dict(_base_.model, backbone=None),
     share_heads=True,
     init_detectors_from=None,
     test_cfg=dict(threshold=0.5))

@@ -20,6 +20,7 @@ model = dict(
     # none (IDetect, four levels).
     detector=dict(
         _base_.model,
+        backbone=None,
         neck=dict(_base_.model.neck, use_aux=False),
         bbox_head=dict(_base_.model.bbox_head, aux_in_channels=[])),
     share_heads=False,

@@ -16,7 +16,7 @@ model = dict(
     _scope_='mmdet_dynamic',
     type='DynamicCascadeDetector',
     backbone=_base_.model.backbone,
-    detector=_base_.model,
+    detector=dict(_base_.model, backbone=None),
     share_heads=False,
     layout='dynamicdet',
     composite_cfg=dict(norm_cfg=None, zero_init=False),

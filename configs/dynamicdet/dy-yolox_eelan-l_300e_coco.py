@@ -3,13 +3,13 @@
 # setting), on mmdet's YOLOX-L recipe. YOLOXModeSwitchHook reaches both heads
 # through the cascade's `bbox_head`; EMAHook and SyncNormHook work as usual.
 _base_ = '../eelan/yolox_eelan-l_8xb8-300e_coco.py'
-# The wrapped detector as its config stands; its backbone also at
+# The wrapped detector as its config stands, its backbone given once, at
 # model.backbone (where mmdet's tools such as init_detector look for it).
 model = dict(
     _delete_=True,
     type='DynamicCascadeDetector',
     backbone=_base_.model.backbone,
-    detector=_base_.model,
+    detector=dict(_base_.model, backbone=None),
     share_heads=False,
     test_cfg=dict(threshold=0.5))
 # Under DDP some parameters get no gradient in each phase (the router in the
