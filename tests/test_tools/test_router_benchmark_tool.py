@@ -125,3 +125,43 @@ def test_joint_from_compares_the_joint_recipe_only(tmp_path):
         files[name] = recipe(str(folder / 'config.py'), str(folder))
     assert files['mine'] == files['other_target']
     assert files['mine'] != files['other_lr']
+
+
+DRIVER = '''
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("rb", sys.argv[1])
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+# the training subprocess: says its pid, then runs for two minutes
+tool.TRAIN_CODE = ("import os, time; print('child', os.getpid(), flush=True);"
+                   " time.sleep(120)")
+tool._main = lambda argv: tool._train("unused.py", sys.argv[2], 10, "fold 1")
+sys.exit(tool.main([]))
+'''
+
+
+def test_sigterm_stops_the_training_subprocess_too(tmp_path):
+    """``kill`` (or a batch system's time limit) on the benchmark stops the
+    fold's training subprocess as well: no orphan keeps the CPU busy."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    work = tmp_path / 'fold_0' / 'joint'
+    proc = subprocess.Popen(
+        [sys.executable, '-c', DRIVER,
+         osp.join(PROJECT_ROOT, 'tools', 'analysis_tools',
+                  'router_benchmark.py'), str(work)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log, child = work / 'train.log', None
+    for _ in range(300):
+        if log.is_file() and 'child' in log.read_text():
+            child = int(log.read_text().split('child')[1].split()[0])
+            break
+        time.sleep(0.1)
+    assert child is not None, proc.stderr.read() if proc.poll() else ''
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

@@ -31,8 +31,10 @@ import json
 import os
 import os.path as osp
 import re
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -170,17 +172,26 @@ def _train(config: str, work_dir: str, iters: int, label: str) -> str:
     print(f'{label}: training {iters} iterations (log: {log_file})')
     bar, seen = ProgressBar(iters), 0
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    with open(log_file, 'a') as log, subprocess.Popen(
+    # line-buffered: the log can be followed (tail -f) while it trains
+    with open(log_file, 'a', buffering=1) as log, subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env) as proc:
-        for line in proc.stdout:
-            log.write(line)
-            m = ITER_LINE.search(line)
-            if m and int(m.group(1)) > seen:
-                for _ in range(int(m.group(1)) - seen):
-                    bar.update()
-                seen = int(m.group(1))
-        proc.wait()
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                m = ITER_LINE.search(line)
+                if m and int(m.group(1)) > seen:
+                    for _ in range(int(m.group(1)) - seen):
+                        bar.update()
+                    seen = int(m.group(1))
+            proc.wait()
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): no orphan
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
     print()
     done = _finished(work_dir, iters)
     if proc.returncode != 0 or not done:
@@ -299,7 +310,26 @@ def run_fold(bench, cfg, args, settings, data, fold, coco, folds, device):
     return rec
 
 
+def _exit_on_sigterm(signum, frame):
+    """SIGTERM (``kill``, a batch system's time limit) as an exception, so
+    that the training subprocess is stopped too; the fold resumes with
+    ``--resume``."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
+    """The command line; SIGTERM stops the training subprocess too (the
+    previous handler is back on return)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     from mmengine.config import Config
