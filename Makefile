@@ -4,7 +4,7 @@
 #   make demo    main job on the bundled raccoon data: Dy-Faster R-CNN joint +
 #                router training, threshold calibration, trade-off table/plot
 #   make test    the test suite (what CI runs)
-#   make test-fast  the suite without the tests marked slow
+#   make test-fast  the suite without the tests marked slow, dist or onnx
 #   make venv    only create/update .venv
 #   make data    raccoon and BCCD VOC -> COCO json (data/{raccoon,bccd}/coco/)
 #   make balloon balloon VIA -> COCO json (data/balloon/), images linked
@@ -72,7 +72,7 @@ test: venv
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi; exit $$rc
 
 test-fast: venv
-	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not slow and not dist and not onnx" $(PYTEST_ARGS)
 
 wheel: venv
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .

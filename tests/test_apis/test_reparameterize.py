@@ -12,6 +12,9 @@ from mmengine.runner import save_checkpoint
 from mmdet_dynamic.registry import MODELS
 from ..conftest import PROJECT_ROOT, randomise_bn
 
+# runs the converter tool: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'eelan',
                   'faster-rcnn_eelan-tiny-rep_fpn_40i_raccoon.py')
 

@@ -13,6 +13,9 @@ from mmdet_dynamic.registry import MODELS
 from mmdet_dynamic.apis.variable_speed import threshold_for_hard_ratio
 from ..conftest import PROJECT_ROOT, randomise_bn, tool_main
 
+# runs the router tools on models: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'dynamicdet',
                   'dy-faster-rcnn_r18_fpn_joint-router_raccoon.py')
 

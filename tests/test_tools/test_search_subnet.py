@@ -14,6 +14,9 @@ from mmdet_dynamic.apis.subnet_search import (EvolutionSearch, arch_cost,
 from ..conftest import PROJECT_ROOT, tool_main
 from ..train_utils import tiny_config
 
+# trains and searches a supernet: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 SUPERNET = osp.join(
     PROJECT_ROOT, 'configs', 'detnas',
     'faster-rcnn_shufflenetv2-supernet-small_fpn_40i_raccoon.py')

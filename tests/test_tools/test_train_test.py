@@ -15,6 +15,9 @@ import torch
 
 from ..conftest import PROJECT_ROOT
 
+# runs the tools in subprocesses: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 BASELINE = osp.join(PROJECT_ROOT, 'configs', 'faster_rcnn',
                     'faster-rcnn_r18_fpn_40i_raccoon.py')
 

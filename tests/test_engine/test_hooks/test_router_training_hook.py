@@ -12,6 +12,9 @@ from mmdet_dynamic.models.detectors import DynamicCascadeDetector
 from mmdet_dynamic.utils import check_router_hook
 from ...train_utils import tiny_config
 
+# trains through mmengine's runner: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 CONFIG = 'dynamicdet/dy-faster-rcnn_r18_fpn_joint-router_raccoon.py'
 STANDALONE = 'dynamicdet/dy-faster-rcnn_r18_fpn_router-40i_raccoon.py'
 

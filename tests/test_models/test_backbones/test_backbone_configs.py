@@ -6,6 +6,9 @@ import pytest
 
 from ...train_utils import train_steps
 
+# trains each config a step (mmengine's runner): not in make test-fast
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize('config', [
     'eelan/faster-rcnn_eelan-tiny-rep_fpn_40i_raccoon.py',

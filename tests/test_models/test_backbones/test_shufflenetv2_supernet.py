@@ -128,6 +128,7 @@ def _rank_paths(rank, port, queue):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_same_path_on_every_rank():
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
@@ -153,6 +154,7 @@ def test_frozen_stages():
     assert all(p.requires_grad for p in model.stage2.parameters())
 
 
+@pytest.mark.slow
 def test_validation_during_supernet_training_scores_the_eval_path(
         raccoon_coco, tmp_path):
     """A supernet run with validation: training forwards use sampled

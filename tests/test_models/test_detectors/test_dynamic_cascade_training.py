@@ -10,6 +10,9 @@ import torch
 
 from ...train_utils import train_steps
 
+# trains through mmengine's runner: left out of make test-fast
+pytestmark = pytest.mark.slow
+
 CONFIGS = {
     'faster': 'dynamicdet/dy-faster-rcnn_r18_fpn_40i_raccoon.py',
     'yolo': 'dynamicdet/dy-yolox_eelan-tiny_40i_raccoon.py',
