@@ -268,12 +268,11 @@ class DynamicCascadeDetector(BaseDetector):
                 raise ValueError(
                     'DynamicCascadeDetector got two different backbones, '
                     'model.backbone and model.detector.backbone; give it '
-                    'once, or the same in both (a wrapped detector config '
-                    'keeps its own, e.g. detector=_base_.model with '
-                    'backbone=_base_.model.backbone). To change the '
-                    'backbone of such a config from the command line, '
-                    'also clear the inner one: --cfg-options '
-                    'model.backbone.depth=50 model.detector.backbone=None')
+                    'once, or the same in both. Wrapping a detector config, '
+                    'give it once: backbone=_base_.model.backbone, '
+                    'detector=dict(_base_.model, backbone=None); in a '
+                    'config that keeps both, clear the inner one: '
+                    '--cfg-options model.detector.backbone=None')
             detector['backbone'] = copy.deepcopy(backbone)
         elif detector.get('backbone') is None:
             raise ValueError(
