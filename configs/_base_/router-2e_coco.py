@@ -1,8 +1,8 @@
-# Dy-YOLOv7 step 2, the router phase on COCO (official: train_step2.py with
-# hyp.finetune.dynamic.adam.yaml), for the dy-yolov7_{l,x,w6}_router-2e
-# configs, which take it beside their step-1 config:
+# DynamicDet's router phase on COCO (step 2; official: train_step2.py with
+# hyp.finetune.dynamic.adam.yaml), taken beside a joint-phase config by the
+# dy-yolov7_{l,x,w6}_router-2e and dy-rtmdet_tiny_router-2e configs:
 #   _base_ = ['./dy-yolov7_l_step1_coco.py',
-#             '../_base_/dy-yolov7_router-2e_coco.py']
+#             '../_base_/router-2e_coco.py']
 #   train_dataloader = _base_.router_train_dataloader_p5   # _p6 for W6
 #   train_cfg = _base_.router_train_cfg
 #   param_scheduler = []
@@ -11,9 +11,9 @@
 # bases both set. The recipe: detectors frozen (BN in eval mode), AdamW lr
 # 1e-5 constant, weight decay 5e-3, 2 epochs, no EMA, no mosaic or mixup
 # (plain letterbox resize with flips) at the model's own test size (640 px
-# for the P5 models L and X, 1280 px for W6), Delta = the running median of
-# L1 - L2. The official code runs batch 1 per GPU with gradient accumulation
-# to 64; here 8 GPUs x 1 image per step, no accumulation.
+# for P5 models, 1280 px for W6), Delta = the running median of L1 - L2.
+# The official code runs batch 1 per GPU with gradient accumulation to 64;
+# the Dy-YOLOv7 configs run 8 GPUs x 1 image per step, no accumulation.
 
 
 router_train_pipeline_p5 = [
