@@ -7,7 +7,7 @@
 #   2. the latency tools with --device cuda (device synchronisation):
 #      router_threshold.py and dynamic_tradeoff.py on the trained model.
 #
-#   bash tools/gpu_check.sh [OUT_DIR]          # about 5 min on one GPU
+#   bash tools/gpu_check.sh [OUT_DIR]          # 99 s on one H200 (2026-11-30)
 #
 # Needs the package installed with CUDA torch and mmcv (see README, Install)
 # and `make data`. It prints each step's result and exits non-zero at the
