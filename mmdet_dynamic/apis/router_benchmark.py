@@ -692,7 +692,8 @@ def summarize(records: Sequence[Dict],
     Returns:
         dict: ``rows`` (see :func:`pooled_tradeoff`),
         ``cascade_minus_detector1``, ``latency_ms``, ``diagnosis``,
-        ``num_images``, ``fold_sizes``.
+        ``num_images``, ``fold_sizes`` and, where the records name it,
+        ``device``: the device(s) the folds were timed on.
     """
     from .coco_bootstrap import per_image_ap
     held = [split_records(r, 'heldout') for r in records]
@@ -731,6 +732,11 @@ def summarize(records: Sequence[Dict],
         cascade_mAP=float(table.ap(np.stack([np.zeros(len(fold)),
                                              np.ones(len(fold))]))['mAP']),
         diagnosis=diagnosis(held, train, gains, gain_train))
+    # where the folds were timed: a report resumed on another machine
+    # (the bootstrap is CPU work) must not relabel GPU latencies
+    timed_on = sorted({str(r['device']) for r in records if 'device' in r})
+    if timed_on:
+        out['device'] = ', '.join(timed_on)
     return out
 
 

@@ -189,8 +189,12 @@ def test_summary_is_valid_json_with_intervals_and_a_reading(tmp_path):
                    t_b1=np.full(n, 2.), t_easy=np.full(n, 5.),
                    t_hard=np.full(n, 8.))
         parts.append({f'heldout_{k}': v for k, v in rec.items()})
+        parts[-1]['device'] = np.asarray('cuda:0')  # as evaluate_fold's
     summary = bench.summarize(parts, metric, [0.0, 0.5, 1.0],
                               random_splits=3, bootstrap=50, progress=False)
+    # the latencies keep the device they were measured on, also when the
+    # report runs elsewhere (--resume on a CPU machine)
+    assert summary['device'] == 'cuda:0'
     text = json.dumps(summary, allow_nan=False)  # raises on NaN
     assert 'NaN' not in text
     methods = {r['method'] for r in summary['rows']}

@@ -401,9 +401,9 @@ def report(bench, records, args, data, all_json, settings, device) -> None:
           f'{args.random_splits} random splits):')
     summary = bench.summarize(records, metric, ratios, args.random_splits,
                               args.bootstrap, args.seed)
+    summary.setdefault('device', str(device))  # where the folds were timed
     summary.update(
         settings=settings,
-        device=device,
         command='python tools/analysis_tools/router_benchmark.py ' +
         ' '.join(args.argv))
     summary['reading'] = bench.reading(summary)
@@ -416,7 +416,8 @@ def report(bench, records, args, data, all_json, settings, device) -> None:
     for line in summary['reading']:
         print('- ' + line)
     lat = summary['latency_ms']
-    print(f"\nlatency per image (fold medians, {device}): easy route "
+    print(f"\nlatency per image (fold medians, {summary['device']}): "
+          "easy route "
           f"{lat['easy']:.1f} ms, hard route {lat['hard']:.1f} ms, B1 + "
           f"router {lat['b1_router']:.1f} ms")
     print('wrote ' + ', '.join(files))
