@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..evaluation.coco_ap import interpolated_ap
+from ..evaluation.coco_ap import counted_ap
 
 
 def per_image_matches(metric, results: Sequence, iou_type: str = 'bbox'
@@ -125,9 +125,14 @@ class PooledMatches:
                 [np.full(len(p[0]['scores']), p[1]) for p in parts])[order]
             image = np.concatenate(
                 [np.full(len(p[0]['scores']), p[2]) for p in parts])[order]
+            # detections that count (not ignored): with area 'all' and no
+            # crowd, the same at every IoU threshold, so one cumulative sum
+            # of them serves all ten (false positives = counted - true)
+            counted = (~ignored).astype(np.float64)
             self.categories.append(
                 dict(tp=(matched & ~ignored).astype(np.float64),
-                     fp=(~matched & ~ignored).astype(np.float64),
+                     counted=counted[:1] if (counted == counted[0]).all()
+                     else counted,
                      route=route, image=image, num_gt=num_gt))
 
     def ap(self, weights: np.ndarray) -> Dict[str, np.ndarray]:
@@ -161,10 +166,11 @@ class PooledMatches:
             for rows in range(0, batch, step):
                 part = slice(rows, rows + step)
                 w = weights[part, cat['route'], cat['image']]  # (b, D)
+                dets = [np.cumsum(w * c, axis=1) for c in cat['counted']]
                 for t in range(cat['tp'].shape[0]):
                     tp = np.cumsum(w * cat['tp'][t], axis=1)
-                    fp = np.cumsum(w * cat['fp'][t], axis=1)
-                    aps[part, t] = interpolated_ap(tp, fp, num_gt[part])
+                    aps[part, t] = counted_ap(tp, dets[min(t, len(dets) - 1)],
+                                              num_gt[part])
             total[has_gt] += aps[has_gt]
             counted += has_gt
         aps = total / np.maximum(counted, 1)[:, None]

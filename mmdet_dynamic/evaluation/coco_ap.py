@@ -31,11 +31,20 @@ def interpolated_ap(tp: np.ndarray, fp: np.ndarray,
         np.ndarray: (B, ) AP; 0 for rows without ground truth.
     """
     tp, fp = np.atleast_2d(tp), np.atleast_2d(fp)
+    return counted_ap(tp, tp + fp, num_gt)
+
+
+def counted_ap(tp: np.ndarray, dets: np.ndarray,
+               num_gt: np.ndarray) -> np.ndarray:
+    """:func:`interpolated_ap` from the cumulative true positives ``tp``
+    and the cumulative detections that count, ``dets`` (true plus false
+    positives), both (B, D): one cumulative sum fewer where ``dets`` is
+    shared by the ten IoU thresholds."""
     num_gt = np.atleast_1d(np.asarray(num_gt, dtype=np.float64))
     out = np.zeros(tp.shape[0])
     if tp.shape[1] == 0:
         return out
-    precision = tp / (tp + fp + np.spacing(1))
+    precision = tp / (dets + np.spacing(1))
     precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
     for b in np.flatnonzero(num_gt > 0):
         recall = tp[b] / num_gt[b]
