@@ -58,10 +58,11 @@ def collect_route_records(model, loader, metric,
     rec = dict(scores=[], time_easy=[], time_hard=[], easy=[], hard=[])
     bar = ProgressBar(len(loader.dataset)) if progress else None
     for i, data in enumerate(loader):
-        for _ in range(warmup if i == 0 else 0):
-            for route in ('easy', 'hard'):
-                timed_route(model, data, route)
-        for route in ('easy', 'hard'):
+        if i == 0:
+            for _ in range(warmup):  # untimed
+                for route in ROUTES:
+                    timed_route(model, data, route)
+        for route in ROUTES:
             samples, seconds = timed_route(model, data, route)
             rec[route].extend(coco_results(metric, samples))
             rec[f'time_{route}'].extend([seconds * 1000 / len(samples)] *

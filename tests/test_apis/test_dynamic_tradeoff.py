@@ -76,3 +76,32 @@ def test_bootstrap_ap_difference_known_cases():
                                    seed=3) == (diff, lo, hi)
     with pytest.raises(ValueError, match='no images'):
         bootstrap_ap_difference([], [[]])
+
+
+def test_route_latency_is_timed_after_warmup(monkeypatch):
+    """The trade-off's latencies leave out the first calls' one-off costs
+    (on a GPU: CUDA context, cuDNN's algorithm choice): the first batch's
+    time is that of a call after ``warmup`` untimed runs of both routes."""
+    from mmdet.structures import DetDataSample
+
+    import mmdet_dynamic.apis.dynamic_tradeoff as tradeoff
+    calls = []
+
+    def fake_route(model, data, route):
+        calls.append(route)
+        sample = DetDataSample(metainfo=dict(difficulty_logit=0.0))
+        # the first call of each route is slow, every later one 10 ms
+        slow = calls.count(route) == 1
+        return [sample], 1.0 if slow else 0.01
+
+    monkeypatch.setattr(tradeoff, 'timed_route', fake_route)
+    monkeypatch.setattr(tradeoff, 'coco_results', lambda m, s: [None])
+    rec = tradeoff.collect_route_records(None, [{}, {}], None,
+                                         progress=False)
+    assert calls == ['easy', 'hard'] * 4  # 2 warm-up runs, 2 timed batches
+    assert rec['time_easy'].tolist() == pytest.approx([10.0, 10.0])
+    assert rec['time_hard'].tolist() == pytest.approx([10.0, 10.0])
+    calls.clear()  # a fresh process: without warm-up, the cold call counts
+    cold = tradeoff.collect_route_records(None, [{}, {}], None,
+                                          progress=False, warmup=0)
+    assert cold['time_easy'].tolist() == pytest.approx([1000.0, 10.0])
