@@ -40,21 +40,10 @@ joint_iters = 200
 router_iters = 60
 max_iters = joint_iters + router_iters
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+# the 320 px config's schedule, shortened: warm-up as there, the lr step at
+# 3/4 of the joint phase, the router hook switching at its end
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=0,
-        end=joint_iters,
-        milestones=[int(joint_iters * 0.75)],
-        gamma=0.1)
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], end=joint_iters, milestones=[150])
 ]
-custom_hooks = [
-    dict(
-        type='RouterTrainingHook',
-        switch_iter=joint_iters,
-        optim_wrapper=dict(
-            type='OptimWrapper',
-            optimizer=dict(type='AdamW', lr=1e-4, weight_decay=5e-3)))
-]
+custom_hooks = [dict(_base_.custom_hooks[0], switch_iter=joint_iters)]
